@@ -1,0 +1,156 @@
+//! DESIRED STATE: the catalog (`catalog/*.yaml`), written by people, never by the tool.
+//!
+//! Three representations, as in cargo-deny and ripgrep: [`raw`] is what people wrote (serde
+//! shapes with positions), [`Catalog`]/[`Image`] is what the rest of the tool uses (defaults
+//! merged, every field resolved, invariants checked), and the loader in [`load`] turns one
+//! into the other, collecting *all* problems as [`Diagnostic`]s instead of stopping at the
+//! first. Code downstream of [`load`] never re-checks the catalog.
+
+pub mod raw;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+pub use raw::{
+    Architecture, Channel, ContainerFormat, DiskFormat, OsPurpose, ReplaceFrequency, SignatureMode,
+    Source, Transfer, Visibility,
+};
+
+use crate::diagnostic::Diagnostic;
+
+/// The Glance property that marks an image as managed by this tool, holding the catalog id.
+pub const ID_PROPERTY: &str = "image_crawler_id";
+/// The Glance property holding the upstream version an image was made from.
+pub const VERSION_PROPERTY: &str = "image_crawler_version";
+/// The default vendor for the SCS `managed_by_<vendor>` tag.
+pub const DEFAULT_VENDOR: &str = "image_crawler";
+
+/// The whole catalog, validated.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    /// The catalog directory (key files are relative to it).
+    pub dir: PathBuf,
+    /// The vendor for the `managed_by_<vendor>` tag.
+    pub vendor: String,
+    /// URL prefix rewrites for fetching (`FROM` → `TO`), longest `FROM` first.
+    pub mirrors: Vec<(String, String)>,
+    /// Images by id (sorted, so every iteration is deterministic).
+    pub images: BTreeMap<String, Image>,
+    /// Clouds to reconcile, in catalog order.
+    pub targets: Vec<Target>,
+}
+
+impl Catalog {
+    /// The `managed_by_<vendor>` tag.
+    pub fn managed_tag(&self) -> String {
+        format!("managed_by_{}", self.vendor)
+    }
+
+    /// The enabled images.
+    pub fn enabled(&self) -> impl Iterator<Item = &Image> {
+        self.images.values().filter(|i| i.enabled)
+    }
+}
+
+/// One desired image, with every default applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image {
+    /// Stable id, e.g. `ubuntu-24.04`.
+    pub id: String,
+    /// Stable Glance name, e.g. `Ubuntu 24.04`.
+    pub name: String,
+    pub enabled: bool,
+    /// Where it was declared (`catalog/ubuntu.yaml:12:5`), for messages.
+    pub origin: Origin,
+    pub source: Source,
+    pub architecture: Architecture,
+    pub version: VersionPolicy,
+    pub signature: Signature,
+    pub glance: Glance,
+    pub rotation: Rotation,
+    pub transfer: Transfer,
+}
+
+/// A place in a catalog file.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Origin {
+    pub file: PathBuf,
+    pub line: u64,
+    pub column: u64,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+/// Which upstream build to take.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionPolicy {
+    /// Take exactly this version.
+    pub pin: Option<String>,
+    /// Only versions matching this expression (already compiled once to check it).
+    pub matches: Option<String>,
+    /// A new build must be at least this old.
+    pub min_age: Option<jiff::SignedDuration>,
+}
+
+/// Signature policy with resolved key files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signature {
+    pub mode: SignatureMode,
+    /// Key files, absolute or relative to the working directory (resolved against the catalog).
+    pub keys: Vec<PathBuf>,
+}
+
+/// The Glance side, fully resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Glance {
+    pub disk_format: DiskFormat,
+    pub container_format: ContainerFormat,
+    pub min_disk: u32,
+    pub min_ram: u32,
+    pub visibility: Visibility,
+    pub protected: bool,
+    pub tags: BTreeSet<String>,
+    /// Every property the catalog declares (SCS and extra), as Glance strings; without the
+    /// ones that come from the lockfile (`image_source`, `image_build_date`) or the tool
+    /// (`image_crawler_id`, `image_crawler_version`).
+    pub properties: BTreeMap<String, String>,
+}
+
+/// What happens to replaced images.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    pub rename: bool,
+    pub hide: bool,
+    pub mark_oldgeneric: bool,
+    pub visibility: Option<Visibility>,
+    pub keep: u32,
+    pub delete: bool,
+}
+
+/// A cloud to reconcile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// The `clouds.yaml` name.
+    pub cloud: String,
+    /// The ids of the images this target gets (sorted).
+    pub images: BTreeSet<String>,
+    /// Per-target image settings, already applied in [`Target::image`].
+    overrides: BTreeMap<String, Image>,
+}
+
+impl Target {
+    /// The image as this target sees it (with the target's overrides), if the target gets it.
+    pub fn image<'a>(&'a self, catalog: &'a Catalog, id: &str) -> Option<&'a Image> {
+        if !self.images.contains(id) {
+            return None;
+        }
+        self.overrides.get(id).or_else(|| catalog.images.get(id))
+    }
+}
+
+/// The result of loading: a catalog, or every problem found.
+pub type LoadResult = Result<Catalog, Vec<Diagnostic>>;

@@ -1,0 +1,265 @@
+//! The command line, as clap types. Doc comments are the `--help` text (snapshotted in
+//! `tests/cli_help.rs`). Nothing here does work: `commands::run` resolves these into
+//! settings and dispatches.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Keeps the base images of an OpenStack cloud fresh, the GitOps way.
+///
+/// catalog/*.yaml (people) --check--> state/*.toml (lockfiles) --propose--> git review;
+/// state/ + Glance --plan--> diff --apply--> Glance.
+#[derive(Debug, Parser)]
+#[command(
+    name = "image-crawler",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every verb takes.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// The catalog directory (`*.yaml`, written by people).
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = "catalog",
+        env = "IMAGE_CRAWLER_CATALOG"
+    )]
+    pub catalog: PathBuf,
+    /// The lockfile directory (`*.toml`, written by `check`).
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = "state",
+        env = "IMAGE_CRAWLER_STATE"
+    )]
+    pub state: PathBuf,
+    /// Output for people (`human`) or programs (`json`; one document, or JSON lines for `apply`).
+    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// More detail (`-v`: diffs and decisions, `-vv`: debug logs, `-vvv`: trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only errors and the data asked for.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// When to use colours (`auto` honours NO_COLOR and whether stderr is a terminal).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the catalog and the lockfiles, offline, and report every problem at once.
+    ///
+    /// Exit status 0 when valid, 4 when something is wrong.
+    Validate(ValidateArgs),
+    /// Print the JSON Schemas of the catalog and the lockfile.
+    Schema(SchemaArgs),
+    /// Find the newest upstream build of every image and update its lockfile.
+    ///
+    /// Reads the distributors' own metadata (simplestreams, manifests, checksum files), verifies
+    /// signatures, and writes `state/<id>.toml` only when something changed.
+    Check(CheckArgs),
+    /// Commit changed lockfiles as reviewable proposals (one commit and branch per image).
+    Propose(ProposeArgs),
+    /// Show the images this tool manages in a cloud and whether they match the lockfiles.
+    Status(StatusArgs),
+    /// Compute what `apply` would change in Glance, without changing anything.
+    Plan(PlanArgs),
+    /// Bring Glance to the state of the lockfiles: import, verify, rotate, retire.
+    Apply(ApplyArgs),
+    /// Check a cloud's images against the SCS standards scs-0102 and scs-0104.
+    Audit(AuditArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ValidateArgs {}
+
+#[derive(Debug, Clone, Args)]
+pub struct SchemaArgs {
+    /// Which schema to print; both (as one JSON object) when absent.
+    #[arg(value_enum)]
+    pub which: Option<SchemaKind>,
+    /// Write `catalog.schema.json` and `lock.schema.json` into this directory instead.
+    #[arg(long, value_name = "DIR")]
+    pub write: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SchemaKind {
+    Catalog,
+    Lock,
+}
+
+/// Options for reaching upstream (shared by `check` and `apply`).
+#[derive(Debug, Clone, Args)]
+pub struct UpstreamArgs {
+    /// Fetch URLs starting with FROM from TO instead (repeatable). The lockfile keeps the
+    /// upstream URL. Adds to the catalog's `settings.mirrors`.
+    #[arg(long = "mirror", value_name = "FROM=TO")]
+    pub mirrors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Only these image ids (globs allowed); all enabled images when absent.
+    #[arg(value_name = "IDS")]
+    pub ids: Vec<String>,
+    #[command(flatten)]
+    pub upstream: UpstreamArgs,
+    /// Show what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Fail (exit 5) when a lockfile would change; write nothing.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub locked: bool,
+    /// Exit 2 when a lockfile changed (or would change).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Take a build older than the locked one.
+    #[arg(long)]
+    pub allow_downgrade: bool,
+    /// How many images to check at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    /// Do not use (or fill) the conditional-request cache in the user's cache directory.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroupBy {
+    /// One commit and branch per image.
+    Image,
+    /// One commit and branch for all changed images.
+    All,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ProposeArgs {
+    /// One proposal per image, or one for all.
+    #[arg(long, value_enum, default_value_t = GroupBy::Image)]
+    pub group_by: GroupBy,
+    /// The git remote to push to.
+    #[arg(long, value_name = "NAME", default_value = "origin")]
+    pub remote: String,
+    /// The branch the proposals are based on (default: the current branch).
+    #[arg(long, value_name = "BRANCH")]
+    pub base: Option<String>,
+    /// Prefix of proposal branches (`<prefix><image-or-group>`).
+    #[arg(long, value_name = "P", default_value = "image-bump/")]
+    pub branch_prefix: String,
+    /// Push the proposals (otherwise only commit locally).
+    #[arg(long)]
+    pub push: bool,
+    /// Push to `refs/for/<base>` with a Change-Id (Gerrit).
+    #[arg(long)]
+    pub gerrit: bool,
+    /// Take these paths although the work tree has other changes (a dirty tree is refused).
+    #[arg(long, value_name = "PATH")]
+    pub allow_dirty: Vec<PathBuf>,
+}
+
+/// Which cloud(s) to talk to.
+#[derive(Debug, Clone, Args)]
+pub struct CloudArgs {
+    /// The cloud in clouds.yaml (or `OS_CLOUD`); plain `OS_*` variables when neither is set.
+    #[arg(long, value_name = "NAME", env = "OS_CLOUD")]
+    pub cloud: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TargetArgs {
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+    /// Every target in the catalog's `settings.targets`.
+    #[arg(long, conflicts_with = "cloud")]
+    pub all_targets: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Also save the plan (JSON) for `apply --plan`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 2 when the plan has changes.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan even if the result would break scs-0102.
+    #[arg(long)]
+    pub allow_nonconforming: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub upstream: UpstreamArgs,
+    /// Apply this saved plan (refused when stale) instead of planning now.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Do not ask for confirmation (needed when stdin is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    /// Refuse (exit 5) a plan that deletes more images than this.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_deletes: u32,
+    /// How many images to process at once.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub concurrency: u16,
+    /// Apply even if the result would break scs-0102.
+    #[arg(long)]
+    pub allow_nonconforming: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub cloud: CloudArgs,
+    /// Exit 2 when there are findings.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}

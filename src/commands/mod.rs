@@ -1,0 +1,51 @@
+//! One thin file per verb: load inputs, call the core, render. No business logic here.
+
+mod apply;
+mod audit;
+mod check;
+mod completions;
+mod plan;
+mod propose;
+mod schema;
+mod status;
+mod validate;
+
+use crate::cli::{Cli, Command};
+use crate::exit::ExitStatus;
+use crate::output::Printer;
+
+/// Runs a parsed command line and returns its exit status; errors are rendered here.
+pub fn run(cli: Cli) -> ExitStatus {
+    let printer = Printer::new(&cli.global);
+    crate::logging::init(&cli.global);
+    let result = match &cli.command {
+        Command::Validate(args) => validate::run(&cli.global, args, &printer),
+        Command::Schema(args) => schema::run(args, &printer),
+        Command::Completions(args) => completions::run(args, &printer),
+        Command::Check(args) => block_on(check::run(&cli.global, args, &printer)),
+        Command::Propose(args) => propose::run(&cli.global, args, &printer),
+        Command::Status(args) => block_on(status::run(&cli.global, args, &printer)),
+        Command::Plan(args) => block_on(plan::run(&cli.global, args, &printer)),
+        Command::Apply(args) => block_on(apply::run(&cli.global, args, &printer)),
+        Command::Audit(args) => block_on(audit::run(&cli.global, args, &printer)),
+    };
+    match result {
+        Ok(status) => status,
+        Err(err) => {
+            printer.error_text(&crate::error::render(&err));
+            crate::error::exit_status(&err)
+        }
+    }
+}
+
+/// Runs the async part of a verb on a multi-threaded runtime (hashing and parsing run beside
+/// the network I/O).
+fn block_on<F: std::future::Future<Output = anyhow::Result<ExitStatus>>>(
+    fut: F,
+) -> anyhow::Result<ExitStatus> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(fut)
+}

@@ -1,0 +1,170 @@
+//! RESOLVED STATE: one TOML lockfile per image in `state/`, written only by `check`.
+//!
+//! Invariants (see `docs/lockfile.md`):
+//! - one file per catalog id (`state/<id>.toml`), so two bump reviews never conflict;
+//! - no run timestamps, no tool version, no ETags: an unchanged upstream leaves the file
+//!   byte-identical;
+//! - fixed field order and sorted maps, so the serializer output is canonical;
+//! - written atomically (temp file + rename) and only when the bytes change.
+
+pub mod changes;
+pub mod format;
+pub mod store;
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use changes::LockChange;
+pub use format::{FORMAT_VERSION, HEADER};
+
+/// The resolved upstream build of one catalog image: the content of `state/<id>.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "image-crawler lockfile")]
+pub struct LockedImage {
+    /// The lockfile format; readers refuse formats they do not know.
+    pub format_version: u32,
+    /// The catalog id this lock belongs to.
+    pub id: String,
+    /// A digest of the catalog's source settings (source, architecture, version policy) this
+    /// build was resolved for; `validate` reports a lock resolved for other settings as stale.
+    pub source_digest: String,
+    /// The upstream build.
+    pub build: Build,
+}
+
+/// One upstream build, immutable: the same URL always gives the same bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Build {
+    /// The distributor's version or build id (`20240821`, `9.8-20260526`, `20250210-2019`).
+    pub version: String,
+    /// The build date, `YYYY-MM-DD`, from the upstream build id (never from HTTP headers).
+    pub build_date: String,
+    /// The immutable upstream URL (never a `latest`/`current` alias); `image_source` in Glance.
+    pub url: String,
+    /// Size in bytes, when the distributor publishes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// The metadata document this build was resolved from.
+    pub metadata_url: String,
+    /// Checksums by algorithm (`sha256`, `sha512`, `md5`), lower-case hex; never empty.
+    pub checksums: BTreeMap<HashAlgorithm, String>,
+    /// How the checksums were authenticated.
+    pub signature: SignatureStatus,
+}
+
+impl Build {
+    /// The strongest checksum recorded (sha512 > sha256 > md5).
+    pub fn strongest_checksum(&self) -> Option<(HashAlgorithm, &str)> {
+        [
+            HashAlgorithm::Sha512,
+            HashAlgorithm::Sha256,
+            HashAlgorithm::Md5,
+        ]
+        .into_iter()
+        .find_map(|a| self.checksums.get(&a).map(|v| (a, v.as_str())))
+    }
+}
+
+/// A checksum algorithm.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum HashAlgorithm {
+    Md5,
+    Sha256,
+    Sha512,
+}
+
+impl HashAlgorithm {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HashAlgorithm::Md5 => "md5",
+            HashAlgorithm::Sha256 => "sha256",
+            HashAlgorithm::Sha512 => "sha512",
+        }
+    }
+
+    /// The hex length of a digest.
+    pub fn hex_len(self) -> usize {
+        match self {
+            HashAlgorithm::Md5 => 32,
+            HashAlgorithm::Sha256 => 64,
+            HashAlgorithm::Sha512 => 128,
+        }
+    }
+
+    /// Parses `md5`, `sha256`, `sha512` (any case, `SHA-256` too).
+    pub fn parse(s: &str) -> Option<HashAlgorithm> {
+        match s.to_ascii_lowercase().replace('-', "").as_str() {
+            "md5" => Some(HashAlgorithm::Md5),
+            "sha256" => Some(HashAlgorithm::Sha256),
+            "sha512" => Some(HashAlgorithm::Sha512),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for HashAlgorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether and how the checksums were authenticated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureStatus {
+    pub status: SignatureState,
+    /// The fingerprint of the key that made the verified signature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The signature (or clear-signed file) that was verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl SignatureStatus {
+    /// Shorthand for a status without key and URL.
+    pub fn state(status: SignatureState) -> Self {
+        Self {
+            status,
+            key: None,
+            url: None,
+        }
+    }
+}
+
+impl std::fmt::Display for SignatureStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.status, &self.key) {
+            (SignatureState::Verified, Some(k)) => write!(f, "verified with {k}"),
+            (s, _) => f.write_str(s.as_str()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureState {
+    /// A valid signature by a trusted key covers the checksums.
+    Verified,
+    /// The distributor publishes no signature for this file.
+    NotPublished,
+    /// Verification is turned off in the catalog.
+    Off,
+}
+
+impl SignatureState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureState::Verified => "verified",
+            SignatureState::NotPublished => "not published",
+            SignatureState::Off => "off",
+        }
+    }
+}

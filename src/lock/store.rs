@@ -1,0 +1,204 @@
+//! Reading and writing `state/`: the only file I/O on lockfiles.
+//!
+//! Writes are atomic (a temp file in the same directory, fsync, rename) and happen only when
+//! the bytes differ, so an unchanged upstream never touches the file's mtime or git status.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::LockedImage;
+use super::format::{self, FormatError};
+
+/// A lockfile that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{}: {source}", path.display(), place(*line, *column))]
+pub struct ReadError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    #[source]
+    pub source: ReadErrorKind,
+}
+
+fn place(line: Option<usize>, column: Option<usize>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!(":{l}:{c}"),
+        (Some(l), None) => format!(":{l}"),
+        _ => String::new(),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadErrorKind {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    #[error("the file is named for `{file_id}` but says `id = \"{inner_id}\"`")]
+    IdMismatch { file_id: String, inner_id: String },
+}
+
+/// The path of an image's lockfile.
+pub fn path_for(state_dir: &Path, id: &str) -> PathBuf {
+    state_dir.join(format!("{id}.toml"))
+}
+
+/// Reads one lockfile; `Ok(None)` when it does not exist.
+pub fn read(state_dir: &Path, id: &str) -> Result<Option<LockedImage>, ReadError> {
+    let path = path_for(state_dir, id);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse(&path, id, &text).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ReadError {
+            path,
+            line: None,
+            column: None,
+            source: e.into(),
+        }),
+    }
+}
+
+fn parse(path: &Path, id: &str, text: &str) -> Result<LockedImage, ReadError> {
+    let lock = format::from_toml(text).map_err(|e| {
+        let (line, column) = match &e {
+            FormatError::Syntax { line, column, .. } => (*line, *column),
+            FormatError::NewerFormat { .. } => (None, None),
+        };
+        ReadError {
+            path: path.to_owned(),
+            line,
+            column,
+            source: e.into(),
+        }
+    })?;
+    if lock.id != id {
+        return Err(ReadError {
+            path: path.to_owned(),
+            line: None,
+            column: None,
+            source: ReadErrorKind::IdMismatch {
+                file_id: id.to_owned(),
+                inner_id: lock.id,
+            },
+        });
+    }
+    Ok(lock)
+}
+
+/// Every `*.toml` in `state/`, by id, each read or failed. A missing directory is empty.
+pub fn read_all(
+    state_dir: &Path,
+) -> Result<BTreeMap<String, Result<LockedImage, ReadError>>, std::io::Error> {
+    let mut out = BTreeMap::new();
+    let entries = match std::fs::read_dir(state_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+            continue;
+        }
+        let Some(id) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        let result = std::fs::read_to_string(&path)
+            .map_err(|e| ReadError {
+                path: path.clone(),
+                line: None,
+                column: None,
+                source: e.into(),
+            })
+            .and_then(|text| parse(&path, &id, &text));
+        out.insert(id, result);
+    }
+    Ok(out)
+}
+
+/// Writes `lock` to `state/<id>.toml` unless the file already has these bytes.
+/// Returns whether the file changed.
+pub fn write_if_changed(state_dir: &Path, lock: &LockedImage) -> std::io::Result<bool> {
+    let path = path_for(state_dir, &lock.id);
+    let text = format::to_toml(lock);
+    write_atomic_if_changed(&path, text.as_bytes())
+}
+
+/// Atomically replaces `path` with `bytes` unless it already holds them.
+pub fn write_atomic_if_changed(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(false);
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lock::format::tests::sample;
+
+    #[test]
+    fn writes_only_when_changed_and_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = sample();
+        assert!(write_if_changed(dir.path(), &lock).unwrap());
+        let path = path_for(dir.path(), &lock.id);
+        let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(
+            !write_if_changed(dir.path(), &lock).unwrap(),
+            "same content is not rewritten"
+        );
+        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), mtime);
+        let mut newer = lock.clone();
+        newer.build.version = "20240822".into();
+        assert!(write_if_changed(dir.path(), &newer).unwrap());
+        assert_eq!(read(dir.path(), &lock.id).unwrap().unwrap(), newer);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers.len(), 1, "no temp files left: {leftovers:?}");
+    }
+
+    #[test]
+    fn read_all_reports_broken_files_and_id_mismatch() {
+        let dir = tempfile::tempdir().unwrap();
+        write_if_changed(dir.path(), &sample()).unwrap();
+        std::fs::write(
+            dir.path().join("broken.toml"),
+            "format_version = 1\nid = \n",
+        )
+        .unwrap();
+        std::fs::copy(
+            path_for(dir.path(), "ubuntu-24.04"),
+            dir.path().join("other.toml"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("README.md"), "not a lock").unwrap();
+        let all = read_all(dir.path()).unwrap();
+        assert_eq!(
+            all.keys().collect::<Vec<_>>(),
+            ["broken", "other", "ubuntu-24.04"]
+        );
+        assert!(all["ubuntu-24.04"].is_ok());
+        let broken = all["broken"].as_ref().unwrap_err();
+        assert_eq!(broken.line, Some(2), "{broken}");
+        let other = all["other"].as_ref().unwrap_err().to_string();
+        assert!(
+            other.contains("named for `other` but says `id = \"ubuntu-24.04\"`"),
+            "{other}"
+        );
+        assert!(read(dir.path(), "missing").unwrap().is_none());
+    }
+}
