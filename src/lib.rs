@@ -22,5 +22,6 @@ pub mod lock;
 mod logging;
 pub mod openstack;
 pub mod output;
+pub mod upstream;
 
 pub use commands::run;

@@ -1,0 +1,34 @@
+//! DISCOVERY: "what is the newest build the distributor published, and what are its digests?"
+//!
+//! Every distribution has its own discovery (`distro/*`), always from the distributor's own
+//! metadata (simplestreams, build manifests, checksum files), never by guessing URLs, never
+//! from `latest` aliases or `Last-Modified` headers. Each returns a [`Candidate`]: an
+//! immutable URL, its checksums, version and build date, and the signature evidence.
+//!
+//! All fetching goes through [`Fetcher`], which rewrites URLs through the mirrors (the
+//! candidate keeps the upstream URL), retries transient failures and counts what it moved.
+
+pub mod fetch;
+
+use std::collections::BTreeMap;
+
+pub use fetch::{Fetched, Fetcher};
+
+use crate::lock::{HashAlgorithm, SignatureStatus};
+
+/// One upstream build found by discovery, before the catalog's version policy is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// The distributor's version or build id, as the lockfile records it.
+    pub version: String,
+    /// `YYYY-MM-DD`, from the build id.
+    pub build_date: String,
+    /// Immutable upstream URL (never a `latest`/`current` alias, never a mirror URL).
+    pub url: String,
+    pub size: Option<u64>,
+    /// The metadata document the build was resolved from (upstream URL).
+    pub metadata_url: String,
+    /// Never empty.
+    pub checksums: BTreeMap<HashAlgorithm, String>,
+    pub signature: SignatureStatus,
+}
