@@ -121,6 +121,7 @@ fn options() -> serde_saphyr::Options {
 }
 
 /// Parses one file; a syntax or type error becomes one diagnostic with its place.
+#[allow(clippy::result_large_err)] // one diagnostic per file, built once: size does not matter
 fn parse_file(path: &Path, text: &str) -> Result<CatalogFile, Diagnostic> {
     if text.trim().is_empty()
         || text
