@@ -8,6 +8,7 @@
 //! All fetching goes through [`Fetcher`], which rewrites URLs through the mirrors (the
 //! candidate keeps the upstream URL), retries transient failures and counts what it moved.
 
+pub mod distro;
 pub mod fetch;
 
 use std::collections::BTreeMap;
