@@ -337,16 +337,23 @@ mod tests {
             .verify_detached(&tampered(SUMS), SUMS_ASC, "https://x/SHA256SUMS.gpg")
             .unwrap_err();
         assert!(matches!(err, SignatureError::Bad { .. }));
-        assert!(err.to_string().contains("BAD signature at https://x/SHA256SUMS.gpg"));
+        assert!(
+            err.to_string()
+                .contains("BAD signature at https://x/SHA256SUMS.gpg")
+        );
         assert!(err.to_string().contains(KEY_FPR));
     }
 
     #[test]
     fn signature_by_an_untrusted_key_fails() {
-        let err = ring(&[KEY]).verify_detached(SUMS, SUMS_OTHER, "u").unwrap_err();
+        let err = ring(&[KEY])
+            .verify_detached(SUMS, SUMS_OTHER, "u")
+            .unwrap_err();
         assert!(matches!(err, SignatureError::Bad { .. }));
         // ... and verifies when that key is trusted.
-        let v = ring(&[OTHER]).verify_detached(SUMS, SUMS_OTHER, "u").unwrap();
+        let v = ring(&[OTHER])
+            .verify_detached(SUMS, SUMS_OTHER, "u")
+            .unwrap();
         assert_eq!(v.fingerprint, "6C96190BB7AF5A5F7F6DE74B9608393895405AB0");
     }
 
@@ -395,8 +402,14 @@ mod tests {
         assert_eq!(s.key.as_deref(), Some(KEY_FPR));
         assert_eq!(s.url.as_deref(), Some("s"));
         assert!(matches!(
-            verify_policy(SignatureMode::IfPublished, &keys, &tampered(SUMS), Some(SUMS_ASC), "s")
-                .unwrap_err(),
+            verify_policy(
+                SignatureMode::IfPublished,
+                &keys,
+                &tampered(SUMS),
+                Some(SUMS_ASC),
+                "s"
+            )
+            .unwrap_err(),
             SignatureError::Bad { .. }
         ));
         assert!(matches!(
