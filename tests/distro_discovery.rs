@@ -4,6 +4,8 @@
 //! Signed fixtures are signed with a throwaway key (`keys/distros-test-key.asc`).
 
 mod distro_server;
+#[allow(unused_imports)] // support re-exports helpers these tests do not use
+mod support;
 
 use std::path::PathBuf;
 
@@ -26,7 +28,7 @@ fn key() -> Vec<PathBuf> {
 }
 
 async fn server() -> (Server, Fetcher) {
-    let s = Server::start(fixtures()).await;
+    let s = Server::start(fixtures());
     let f = s.fetcher();
     (s, f)
 }

@@ -6,6 +6,8 @@
 //! plain clone without `../shared` skips explicitly. A missing tree fails loudly here.
 
 mod distro_server;
+#[allow(unused_imports)] // support re-exports helpers these tests do not use
+mod support;
 
 use std::path::PathBuf;
 
@@ -36,7 +38,7 @@ fn key(name: &str) -> PathBuf {
 }
 
 async fn server() -> (Server, Fetcher) {
-    let s = Server::start(samples()).await;
+    let s = Server::start(samples());
     let f = s.fetcher();
     (s, f)
 }

@@ -43,13 +43,29 @@ pub async fn discover(
         ));
     }
     let names = d::listing_names(ROOT, &fetcher.get(ROOT).await?.text())?;
-    let id = d::newest_admitted(
+    let what = "v<YYYYMMDD>.<job> build directory";
+    let ids = d::for_selection(
         image,
         build_ids(&names),
         |s| s,
+        |s| version::build_date(s),
         ROOT,
-        "v<YYYYMMDD>.<job> build directory",
+        what,
+        jiff::Timestamp::now(),
     )?;
+    let mut out = Vec::new();
+    for id in ids {
+        out.push(build(image, source, fetcher, id).await?);
+    }
+    Ok(out)
+}
+
+async fn build(
+    image: &Image,
+    source: &ArchSource,
+    fetcher: &Fetcher,
+    id: String,
+) -> Result<Candidate, DiscoverError> {
     let name = format!("Arch-Linux-x86_64-{}-{id}.qcow2", source.variant);
     let url = format!("{ROOT}v{id}/{name}");
     let sha_url = format!("{url}.SHA256");
@@ -65,7 +81,7 @@ pub async fn discover(
     let checksums = d::checksums(&sha_url, digests)?;
     let signature =
         d::detached_signature(image, fetcher, &sums.body, &format!("{sha_url}.sig")).await?;
-    Ok(vec![Candidate {
+    Ok(Candidate {
         build_date: d::build_date(&sha_url, &id)?,
         version: id,
         url,
@@ -73,7 +89,7 @@ pub async fn discover(
         metadata_url: sha_url.clone(),
         checksums,
         signature,
-    }])
+    })
 }
 
 #[cfg(test)]

@@ -147,11 +147,12 @@ pub async fn discover(
             .to_owned(),
     };
     let arch = image.architecture.debian();
-    let build = match source.channel {
-        Channel::Release => release_build(image, source, &codename, arch, fetcher).await?,
-        Channel::Daily => daily_build(image, source, &codename, arch, fetcher).await?,
-    };
-    Ok(vec![build])
+    match source.channel {
+        Channel::Release => Ok(vec![
+            release_build(image, source, &codename, arch, fetcher).await?,
+        ]),
+        Channel::Daily => daily_builds(image, source, &codename, arch, fetcher).await,
+    }
 }
 
 async fn release_build(
@@ -200,18 +201,41 @@ async fn release_build(
     })
 }
 
-async fn daily_build(
+async fn daily_builds(
     image: &Image,
     source: &DebianSource,
     codename: &str,
     arch: &str,
     fetcher: &Fetcher,
-) -> Result<Candidate, DiscoverError> {
+) -> Result<Vec<Candidate>, DiscoverError> {
     let dir_url = format!("{ROOT}{codename}/daily/");
     let page = fetcher.get(&dir_url).await?;
     let names = d::listing_names(&dir_url, &page.text())?;
-    let dirs = dated_dirs(&names);
-    let id = d::newest_admitted(image, dirs, |s| s, &dir_url, "dated daily build directory")?;
+    let what = "dated daily build directory";
+    let ids = d::for_selection(
+        image,
+        dated_dirs(&names),
+        |s| s,
+        |s| version::build_date(s),
+        &dir_url,
+        what,
+        jiff::Timestamp::now(),
+    )?;
+    let mut out = Vec::new();
+    for id in ids {
+        out.push(daily_build(image, source, arch, &dir_url, id, fetcher).await?);
+    }
+    Ok(out)
+}
+
+async fn daily_build(
+    image: &Image,
+    source: &DebianSource,
+    arch: &str,
+    dir_url: &str,
+    id: String,
+    fetcher: &Fetcher,
+) -> Result<Candidate, DiscoverError> {
     let sums_url = format!("{dir_url}{id}/SHA512SUMS");
     let sums = fetcher.get(&sums_url).await?;
     let file = checksums::parse(&sums.text()).map_err(|e| DiscoverError::checksum(&sums_url, e))?;

@@ -4,11 +4,13 @@
 //! Contract of every `discover` here:
 //! - candidates are returned oldest first, sorted by the distributor's own key (never by
 //!   document or listing order), aliases (`latest`, `current`) excluded;
-//! - the catalog's version policy (`pin`, `match`) is applied here, so per-build evidence
-//!   (a release directory's signed `SHA256SUMS`, a dated `SHA512SUMS`) is fetched only for
-//!   the build that will be taken. Where that evidence is per build, only that build is
-//!   returned; where one signed file covers every build (RHEL-like `CHECKSUM`, Fedora), all
-//!   admitted builds are returned with the same signature status;
+//! - the catalog's version policy (`pin`, `match`) is applied here too, so per-build
+//!   evidence (a release directory's signed `SHA256SUMS`, a versioned `.SHA256.sig`) is
+//!   fetched only for builds `select` can take: where evidence is per build, the newest
+//!   admitted build is returned, plus the newest one old enough when `min_age` holds the
+//!   newest back ([`for_selection`]); where one signed file covers every build (RHEL-like
+//!   `CHECKSUM`, Fedora), all admitted builds are returned with the same signature status.
+//!   `upstream::select` makes the final choice;
 //! - every candidate has an immutable upstream URL, a build date from the build id (or, when
 //!   the id has none, from signed or build metadata; see each module), and at least one
 //!   well-formed digest.
@@ -106,6 +108,51 @@ pub fn newest_admitted<T>(
         .filter(|t| admits(image, version_of(t)))
         .next_back()
         .ok_or_else(|| DiscoverError::not_found(url, not_found_what(image, what, total)))
+}
+
+/// The builds worth gathering per-build evidence for, oldest first: the newest admitted one
+/// and, when it is younger than the catalog's `min_age`, also the newest one old enough (so
+/// `select` can take it instead of holding). `date_of` gives a build's `YYYY-MM-DD`.
+pub fn for_selection<T>(
+    image: &Image,
+    sorted: Vec<T>,
+    version_of: impl Fn(&T) -> &str,
+    date_of: impl Fn(&T) -> Option<String>,
+    url: &str,
+    what: &str,
+    now: jiff::Timestamp,
+) -> Result<Vec<T>, DiscoverError> {
+    let mut admitted = all_admitted(image, sorted, &version_of, url, what)?;
+    let newest = admitted.pop().expect("all_admitted is never empty");
+    let Some(min_age) = image
+        .version
+        .min_age
+        .filter(|_| image.version.pin.is_none())
+    else {
+        return Ok(vec![newest]);
+    };
+    let old_enough = |t: &T| {
+        date_of(t)
+            .and_then(|d| d.parse::<jiff::civil::Date>().ok())
+            .and_then(|d| {
+                jiff::tz::TimeZone::UTC
+                    .to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
+                    .ok()
+            })
+            .and_then(|start| start.checked_add(min_age).ok())
+            .is_some_and(|ready| ready <= now)
+    };
+    if old_enough(&newest) {
+        return Ok(vec![newest]);
+    }
+    let mut out: Vec<T> = admitted
+        .into_iter()
+        .rev()
+        .find(|t| old_enough(t))
+        .into_iter()
+        .collect();
+    out.push(newest);
+    Ok(out)
 }
 
 /// Keeps the admitted items of an ascending list; `NotFound` when none is left.
@@ -357,6 +404,20 @@ mod tests {
         assert!(err.to_string().contains("\"1\""), "{err}");
         // An expression that does not compile admits nothing.
         assert!(all_admitted(&img(None, Some("(")), v, |s| s, "u", "x").is_err());
+    }
+
+    #[test]
+    fn min_age_adds_the_newest_build_old_enough() {
+        let v = vec!["20240101", "20240110", "20240120"];
+        let now: jiff::Timestamp = "2024-01-21T12:00:00Z".parse().unwrap();
+        let date = |s: &&str| crate::upstream::version::build_date(s);
+        let pick = |i: &Image| for_selection(i, v.clone(), |s| s, date, "u", "x", now).unwrap();
+        assert_eq!(pick(&img(None, None)), ["20240120"]);
+        let mut aged = img(None, None);
+        aged.version.min_age = Some(jiff::SignedDuration::from_hours(24 * 5));
+        assert_eq!(pick(&aged), ["20240110", "20240120"]);
+        aged.version.min_age = Some(jiff::SignedDuration::from_hours(24));
+        assert_eq!(pick(&aged), ["20240120"]);
     }
 
     #[test]

@@ -139,9 +139,13 @@ pub async fn discover(
         source.release,
         image.architecture.debian()
     );
-    let mut chosen = d::newest_admitted(image, all, |c| &c.version, &url, &what)?;
-    chosen.signature = release_dir_evidence(image, fetcher, &chosen).await?;
-    Ok(vec![chosen])
+    let date = |c: &Candidate| Some(c.build_date.clone());
+    let now = jiff::Timestamp::now();
+    let mut picked = d::for_selection(image, all, |c| &c.version, date, &url, &what, now)?;
+    for build in &mut picked {
+        build.signature = release_dir_evidence(image, fetcher, build).await?;
+    }
+    Ok(picked)
 }
 
 /// Cross-checks the image's sha256 against the release directory's `SHA256SUMS` and
