@@ -27,7 +27,7 @@ use super::{
     Action, Change, FieldDiff, MANAGED_KEYS_PROPERTY, MANAGED_TAGS_PROPERTY, PLAN_FORMAT_VERSION,
     Plan, TMP_PREFIX,
 };
-use crate::catalog::{ID_PROPERTY, Image, VERSION_PROPERTY};
+use crate::catalog::{ID_PROPERTY, Image, VERSION_PROPERTY, presets};
 use crate::lock::LockedImage;
 use crate::openstack::GlanceImage;
 use crate::openstack::image::is_server_owned;
@@ -82,6 +82,14 @@ pub fn desired(image: &Image, lock: &LockedImage, managed_tag: &str) -> Desired 
         .filter(|(k, _)| !is_server_owned(k) && !TOOL_KEYS.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    let mut declared = declared;
+    // Presets that follow the newest release take `os_version` from the locked build.
+    if !declared.contains_key("os_version")
+        && presets::os_version_from_lock(&image.source)
+        && let Some(v) = presets::os_version_of(&image.source, &lock.build.version)
+    {
+        declared.insert("os_version".into(), v);
+    }
     let mut properties = declared.clone();
     properties.insert(
         MANAGED_KEYS_PROPERTY.into(),

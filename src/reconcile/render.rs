@@ -9,7 +9,12 @@ use super::{Action, Change, FieldDiff, Plan, Summary};
 /// Renders a plan for people.
 pub fn human(plan: &Plan) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Cloud {} (fingerprint {})", plan.cloud, short(&plan.fingerprint));
+    let _ = writeln!(
+        out,
+        "Cloud {} (fingerprint {})",
+        plan.cloud,
+        short(&plan.fingerprint)
+    );
     if plan.changes.is_empty() {
         out.push_str("\nNo changes. Glance matches the catalog and the lockfiles.\n");
         return out;
@@ -155,7 +160,10 @@ Plan: 1 to import, 0 to update, 0 to rotate, 2 to delete.
         assert_eq!(f("property:x", Some("1"), None), r#"- x: "1""#);
         assert_eq!(f("tag:a", None, Some("a")), r#"+ tag "a""#);
         assert_eq!(f("tag:a", Some("a"), None), r#"- tag "a""#);
-        assert_eq!(f("os_hidden", Some("false"), Some("true")), r#"~ os_hidden: "false" -> "true""#);
+        assert_eq!(
+            f("os_hidden", Some("false"), Some("true")),
+            r#"~ os_hidden: "false" -> "true""#
+        );
     }
 
     #[test]

@@ -102,7 +102,11 @@ where
 
 /// Takes the final digests out of a shared hasher.
 pub fn finish(hasher: &SharedHasher) -> Option<Digests> {
-    hasher.lock().expect("hasher lock").take().map(Hasher::finish)
+    hasher
+        .lock()
+        .expect("hasher lock")
+        .take()
+        .map(Hasher::finish)
 }
 
 /// Why the transferred bytes are not the locked build.
@@ -214,10 +218,9 @@ mod tests {
         let data = b"hello image bytes";
         let mut build = lock("x", "1", "2026-11-01").build;
         build.size = Some(data.len() as u64);
-        build.checksums.insert(
-            HashAlgorithm::Sha256,
-            hex::encode(Sha256::digest(data)),
-        );
+        build
+            .checksums
+            .insert(HashAlgorithm::Sha256, hex::encode(Sha256::digest(data)));
         let d = digests_of(data, &build);
         assert_eq!(d.sha512, hex::encode(Sha512::digest(data)));
         assert_eq!(verify_against_lock(&build, &d), Ok(()));
@@ -225,12 +228,18 @@ mod tests {
         let wrong = digests_of(b"hello image bytez", &build);
         assert!(matches!(
             verify_against_lock(&build, &wrong),
-            Err(Mismatch::Checksum { algo: HashAlgorithm::Sha256, .. })
+            Err(Mismatch::Checksum {
+                algo: HashAlgorithm::Sha256,
+                ..
+            })
         ));
         let short = digests_of(b"hello", &build);
         assert!(matches!(
             verify_against_lock(&build, &short),
-            Err(Mismatch::Size { expected: 17, actual: 5 })
+            Err(Mismatch::Size {
+                expected: 17,
+                actual: 5
+            })
         ));
     }
 
@@ -258,9 +267,13 @@ mod tests {
         let seen2 = seen.clone();
         let chunks: Vec<Result<Bytes, ()>> =
             vec![Ok(Bytes::from_static(b"ab")), Ok(Bytes::from_static(b"c"))];
-        let s = hashing(futures_util::stream::iter(chunks), shared.clone(), move |n| {
-            seen2.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-        });
+        let s = hashing(
+            futures_util::stream::iter(chunks),
+            shared.clone(),
+            move |n| {
+                seen2.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            },
+        );
         let out: Vec<_> = s.collect().await;
         assert_eq!(out.len(), 2);
         let d = finish(&shared).unwrap();

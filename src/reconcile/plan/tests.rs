@@ -451,3 +451,22 @@ fn planned_state_has_one_current_image_per_name() {
     assert!(rotated.hidden);
     assert_eq!(rotated.properties["os_purpose"], "oldgeneric");
 }
+
+#[test]
+fn os_version_follows_the_lock_for_presets_tracking_the_newest_release() {
+    let mut img = image("fedora", "Fedora");
+    img.source = crate::catalog::Source::Fedora(crate::catalog::raw::FedoraSource {
+        release: None,
+        subvariant: "Cloud_Base".into(),
+    });
+    img.glance.properties.remove("os_version");
+    let d = desired(&img, &lock("fedora", "43-1.6", "2026-11-01"), TAG);
+    assert_eq!(d.properties["os_version"], "43");
+    assert!(d.properties[MANAGED_KEYS_PROPERTY].contains("os_version"));
+    // A declared os_version wins.
+    img.glance
+        .properties
+        .insert("os_version".into(), "42".into());
+    let d = desired(&img, &lock("fedora", "43-1.6", "2026-11-01"), TAG);
+    assert_eq!(d.properties["os_version"], "42");
+}
