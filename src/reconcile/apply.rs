@@ -138,7 +138,11 @@ pub struct Outcome {
 
 /// Lists the images this tool manages in the project of the session (hidden ones too).
 pub async fn observe(glance: &Glance) -> anyhow::Result<Vec<GlanceImage>> {
-    let token = glance.session().token().await.map_err(OsError::into_anyhow)?;
+    let token = glance
+        .session()
+        .token()
+        .await
+        .map_err(OsError::into_anyhow)?;
     let filter = ListFilter {
         visibility: Some("all".into()),
         hidden: Hidden::Include,
@@ -223,7 +227,10 @@ impl Executor<'_> {
     ) -> anyhow::Result<Vec<String>> {
         let mut kept = Vec::new();
         for c in changes {
-            let current = c.glance_id.as_deref().and_then(|g| observed.get(g).copied());
+            let current = c
+                .glance_id
+                .as_deref()
+                .and_then(|g| observed.get(g).copied());
             let gid = c.glance_id.clone().unwrap_or_default();
             match c.action {
                 Action::Cleanup => {
@@ -237,9 +244,12 @@ impl Executor<'_> {
                     });
                 }
                 Action::Import => {
-                    self.import(id, c)
-                        .await
-                        .with_context(|| format!("{id}: import of version {} failed", c.version.as_deref().unwrap_or("?")))?;
+                    self.import(id, c).await.with_context(|| {
+                        format!(
+                            "{id}: import of version {} failed",
+                            c.version.as_deref().unwrap_or("?")
+                        )
+                    })?;
                 }
                 Action::UpdateMetadata | Action::Rotate => {
                     let before = current.with_context(|| {
@@ -286,9 +296,9 @@ impl Executor<'_> {
                         if let Some(before) = current
                             && !c.details.is_empty()
                         {
-                            self.patch(before, c).await.with_context(|| {
-                                format!("{id}: cannot rotate kept image {gid}")
-                            })?;
+                            self.patch(before, c)
+                                .await
+                                .with_context(|| format!("{id}: cannot rotate kept image {gid}"))?;
                         }
                         kept.push(gid.clone());
                         (self.events)(&Event::ImageKept {
@@ -429,7 +439,8 @@ impl Executor<'_> {
         let url = self.fetcher.effective_url(&lock.build.url);
         match image.transfer {
             Transfer::Stream | Transfer::GlanceDirect => {
-                let hasher: SharedHasher = Arc::new(Mutex::new(Some(Hasher::for_build(&lock.build))));
+                let hasher: SharedHasher =
+                    Arc::new(Mutex::new(Some(Hasher::for_build(&lock.build))));
                 let body = self.upstream_stream(&url, lock, hasher.clone()).await?;
                 if image.transfer == Transfer::Stream {
                     self.glance
@@ -511,7 +522,8 @@ impl Executor<'_> {
                     });
                 }
                 // No comparable hash: re-read upstream as a stream, hashing only.
-                let hasher: SharedHasher = Arc::new(Mutex::new(Some(Hasher::for_build(&lock.build))));
+                let hasher: SharedHasher =
+                    Arc::new(Mutex::new(Some(Hasher::for_build(&lock.build))));
                 let body = self.upstream_stream(&url, lock, hasher.clone()).await?;
                 body.try_for_each(|_| async { Ok(()) })
                     .await
@@ -545,8 +557,9 @@ impl Executor<'_> {
         url: &str,
         lock: &LockedImage,
         hasher: SharedHasher,
-    ) -> anyhow::Result<impl futures_util::Stream<Item = Result<bytes::Bytes, reqwest::Error>> + Send + 'static>
-    {
+    ) -> anyhow::Result<
+        impl futures_util::Stream<Item = Result<bytes::Bytes, reqwest::Error>> + Send + 'static,
+    > {
         let method = Method::GET;
         let resp = self
             .upstream

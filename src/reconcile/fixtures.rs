@@ -18,7 +18,7 @@ pub fn ctx() -> PlanContext {
     PlanContext {
         cloud: "test".into(),
         managed_tag: TAG.into(),
-        today: jiff::civil::date(2026, 11, 25),
+        now: "2026-11-25T12:00:00Z".parse().unwrap(),
     }
 }
 

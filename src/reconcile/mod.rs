@@ -31,8 +31,10 @@
 //! after checking its [`Plan::fingerprint`] still matches the inputs.
 
 pub mod apply;
+pub mod conformance;
 pub mod plan;
 pub mod render;
+pub mod shell;
 pub mod transfer;
 
 use serde::{Deserialize, Serialize};

@@ -54,8 +54,16 @@ pub struct PlanContext {
     pub cloud: String,
     /// The `managed_by_<vendor>` tag.
     pub managed_tag: String,
-    /// Today (UTC), for `uuid_validity: YYYY-MM-DD`.
-    pub today: jiff::civil::Date,
+    /// The planning time: `uuid_validity: YYYY-MM-DD` is compared with its UTC date, and
+    /// images to be imported get it as `created_at` in the planned state.
+    pub now: jiff::Timestamp,
+}
+
+impl PlanContext {
+    /// Today (UTC).
+    pub fn today(&self) -> jiff::civil::Date {
+        self.now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date()
+    }
 }
 
 /// The metadata a current image should have.
@@ -496,7 +504,7 @@ fn plan_image(
         (date_token(b), &b.created_at, &b.id).cmp(&(date_token(a), &a.created_at, &a.id))
     });
     let names = rotated_names(&want.name, &olds);
-    let keep = match validity(want.properties.get("uuid_validity"), ctx.today) {
+    let keep = match validity(want.properties.get("uuid_validity"), ctx.today()) {
         Validity::All => None,
         Validity::LastOld(n) => Some(n.max(image.rotation.keep)),
         Validity::Free => Some(image.rotation.keep),
@@ -596,7 +604,11 @@ pub fn planned_state(
                 let image = catalog_images.iter().find(|i| i.id == c.image_id);
                 if let (Some(image), Some(lock)) = (image, locks.get(&c.image_id)) {
                     let want = desired(image, lock, &ctx.managed_tag);
-                    state.push(want.to_image(&format!("(new {})", c.image_id)));
+                    let mut new = want.to_image(&format!("(new {})", c.image_id));
+                    new.size = lock.build.size;
+                    new.created_at = ctx.now.to_string();
+                    new.updated_at = new.created_at.clone();
+                    state.push(new);
                 }
             }
             Action::UpdateMetadata | Action::Rotate => {
