@@ -22,6 +22,7 @@ pub mod lock;
 mod logging;
 pub mod openstack;
 pub mod output;
+pub mod scs;
 pub mod upstream;
 
 pub use commands::run;
