@@ -23,6 +23,7 @@ mod logging;
 pub mod openstack;
 pub mod output;
 pub mod reconcile;
+pub mod scs;
 pub mod upstream;
 
 pub use commands::run;
