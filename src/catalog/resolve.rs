@@ -39,9 +39,13 @@ impl Ctx<'_> {
     /// the block that starts there; at `from` itself when the key is not written there (it
     /// came from defaults or a preset).
     fn at_key(&self, from: u64, key: &str, message: impl Into<String>) -> Diagnostic {
-        let (line, column) = find_key(self.text, from, key)
-            .unwrap_or_else(|| (from, first_word_column(self.text, from)));
-        self.at(line, column, message).with_width(key.len())
+        match find_key(self.text, from, key) {
+            Some((line, column)) => self.at(line, column, message).with_width(key.len()),
+            // Not written in this entry (it comes from a default or a preset): point at the entry.
+            None => self
+                .at(from, first_word_column(self.text, from), message)
+                .with_width(2),
+        }
     }
 }
 
