@@ -96,7 +96,8 @@ fn serve(mut conn: TcpStream, state: &Mutex<Files>) {
         (s.files.get(&path).cloned(), s.throttle)
     };
     let Some(body) = body else {
-        let _ = conn.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let _ = conn
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         return;
     };
     let head = format!(
@@ -141,6 +142,8 @@ struct Project {
 
 struct Spec<'a> {
     transfer: &'a str,
+    /// Also declare `<id>-twin` with the same os_distro/os_version (both generic, public).
+    twin: bool,
     keep: u32,
     delete: bool,
     extra_properties: &'a str,
@@ -150,6 +153,7 @@ impl Default for Spec<'_> {
     fn default() -> Self {
         Spec {
             transfer: "stream",
+            twin: false,
             keep: 1,
             delete: false,
             extra_properties: "        hw_rng_model: virtio\n",
@@ -222,11 +226,40 @@ images:
             delete = spec.delete,
             extra = spec.extra_properties,
         );
+        let yaml = if spec.twin {
+            let entry = &yaml[yaml.find("  - id:").unwrap()..];
+            let twin = entry
+                .replacen(
+                    &format!("id: {}", self.id),
+                    &format!("id: {}-twin", self.id),
+                    1,
+                )
+                .replacen(
+                    &format!("name: \"{}\"", self.name),
+                    &format!("name: \"{} twin\"", self.name),
+                    1,
+                );
+            format!("{yaml}{twin}")
+        } else {
+            yaml
+        };
         std::fs::write(self.dir.path().join("catalog/test.yaml"), yaml).unwrap();
     }
 
     /// Locks `version` (built on `date`) at `url` with the checksums of `bytes`.
     fn lock(&self, version: &str, date: &str, url: &str, bytes: &[u8], algos: &[HashAlgorithm]) {
+        self.lock_as(&self.id, version, date, url, bytes, algos);
+    }
+
+    fn lock_as(
+        &self,
+        id: &str,
+        version: &str,
+        date: &str,
+        url: &str,
+        bytes: &[u8],
+        algos: &[HashAlgorithm],
+    ) {
         let mut checksums = BTreeMap::new();
         for a in algos {
             let hex = match a {
@@ -238,7 +271,7 @@ images:
         }
         let lock = LockedImage {
             format_version: image_crawler::lock::FORMAT_VERSION,
-            id: self.id.clone(),
+            id: id.to_owned(),
             source_digest: "sha256:test".into(),
             build: Build {
                 version: version.into(),
@@ -250,7 +283,8 @@ images:
                 signature: SignatureStatus::state(SignatureState::Off),
             },
         };
-        image_crawler::lock::store::write_if_changed(&self.dir.path().join("state"), &lock).unwrap();
+        image_crawler::lock::store::write_if_changed(&self.dir.path().join("state"), &lock)
+            .unwrap();
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
@@ -307,7 +341,9 @@ async fn glance() -> Glance {
         secure: None,
     };
     let config = resolve(&files, Some(CLOUD), &BTreeMap::new()).expect("the test cloud");
-    Glance::connect(config).await.expect("connect to the test Glance")
+    Glance::connect(config)
+        .await
+        .expect("connect to the test Glance")
 }
 
 async fn images_of(g: &Glance, id: &str) -> Vec<GlanceImage> {
@@ -324,7 +360,12 @@ async fn images_of(g: &Glance, id: &str) -> Vec<GlanceImage> {
 async fn cleanup(g: &Glance, id: &str) {
     for i in images_of(g, id).await {
         if i.protected {
-            let _ = g.patch(&i.id, &[op("replace", "/protected", serde_json::json!(false))]).await;
+            let _ = g
+                .patch(
+                    &i.id,
+                    &[op("replace", "/protected", serde_json::json!(false))],
+                )
+                .await;
         }
         let _ = g.delete(&i.id).await;
     }
@@ -363,12 +404,20 @@ async fn first_import_is_verified_and_a_second_apply_is_a_no_op() {
     assert_eq!(out.status.code(), Some(2), "changes pending -> exit 2");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("+ import"), "{text}");
-    assert!(text.contains("Plan: 1 to import, 0 to update, 0 to rotate, 0 to delete."), "{text}");
+    assert!(
+        text.contains("Plan: 1 to import, 0 to update, 0 to rotate, 0 to delete."),
+        "{text}"
+    );
 
     let out = p.apply(&["--format", "json"]);
     assert_eq!(out.status.code(), Some(0));
     let events = String::from_utf8_lossy(&out.stdout);
-    assert!(events.lines().any(|l| l.contains(r#""type":"image_imported""#)), "{events}");
+    assert!(
+        events
+            .lines()
+            .any(|l| l.contains(r#""type":"image_imported""#)),
+        "{events}"
+    );
 
     let imgs = images_of(&g, &p.id).await;
     assert_eq!(imgs.len(), 1, "{imgs:#?}");
@@ -391,10 +440,16 @@ async fn first_import_is_verified_and_a_second_apply_is_a_no_op() {
     assert_eq!(out.status.code(), Some(0));
     let out = p.apply(&["--format", "json"]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("image_"), "second apply did something");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("image_"),
+        "second apply did something"
+    );
     let again = images_of(&g, &p.id).await;
     assert_eq!(again.len(), 1);
-    assert_eq!(again[0].updated_at, img.updated_at, "second apply touched the image");
+    assert_eq!(
+        again[0].updated_at, img.updated_at,
+        "second apply touched the image"
+    );
     cleanup(&g, &p.id).await;
 }
 
@@ -403,7 +458,11 @@ async fn bump_rotates_then_retention_deletes_only_within_max_deletes() {
     let g = glance().await;
     let up = Upstream::start();
     let p = Project::new("bump");
-    p.catalog(&Spec { delete: true, keep: 1, ..Spec::default() });
+    p.catalog(&Spec {
+        delete: true,
+        keep: 1,
+        ..Spec::default()
+    });
     let b1 = random_bytes(1 << 20, 11);
     let u1 = up.put("/bump/v1.img", b1.clone());
     p.lock("1", "2026-11-01", &u1, &b1, &[HashAlgorithm::Sha256]);
@@ -436,9 +495,17 @@ async fn bump_rotates_then_retention_deletes_only_within_max_deletes() {
     let u3 = up.put("/bump/v3.img", b3.clone());
     p.lock("3", "2026-11-15", &u3, &b3, &[HashAlgorithm::Sha256]);
     let out = p.apply(&["--max-deletes", "0"]);
-    assert_eq!(out.status.code(), Some(5), "more deletions than --max-deletes: refused");
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "more deletions than --max-deletes: refused"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("--max-deletes"));
-    assert_eq!(images_of(&g, &p.id).await.len(), 2, "a refused apply changes nothing");
+    assert_eq!(
+        images_of(&g, &p.id).await.len(),
+        2,
+        "a refused apply changes nothing"
+    );
 
     assert_eq!(p.apply(&["--max-deletes", "1"]).status.code(), Some(0));
     let imgs = images_of(&g, &p.id).await;
@@ -481,7 +548,10 @@ async fn drift_is_repaired_and_dropped_properties_are_removed() {
     let c = &plan.changes[0];
     let field = |f: &str| c.details.iter().find(|d| d.field == f).cloned();
     let d = field("property:os_distro").expect("os_distro drift shown");
-    assert_eq!((d.before.as_deref(), d.after.as_deref()), (Some("tampered"), Some("testos")));
+    assert_eq!(
+        (d.before.as_deref(), d.after.as_deref()),
+        (Some("tampered"), Some("testos"))
+    );
     assert!(field("min_ram").is_some() && field("tag:os:test").is_some());
     assert!(field("property:operator_note").is_none());
 
@@ -493,10 +563,17 @@ async fn drift_is_repaired_and_dropped_properties_are_removed() {
     assert_eq!(fixed.properties["operator_note"], "keep me");
 
     // The catalog stops declaring hw_rng_model: it is removed; operator_note stays.
-    p.catalog(&Spec { extra_properties: "", ..Spec::default() });
+    p.catalog(&Spec {
+        extra_properties: "",
+        ..Spec::default()
+    });
     assert_eq!(p.apply(&[]).status.code(), Some(0));
     let after = images_of(&g, &p.id).await.remove(0);
-    assert!(!after.properties.contains_key("hw_rng_model"), "{:#?}", after.properties);
+    assert!(
+        !after.properties.contains_key("hw_rng_model"),
+        "{:#?}",
+        after.properties
+    );
     assert_eq!(after.properties["operator_note"], "keep me");
     assert!(after.properties.contains_key("os_hash_algo") || after.os_hash_algo.is_some());
     assert!(p.plan().is_empty());
@@ -509,13 +586,20 @@ async fn wrong_upstream_bytes_leave_no_image_behind() {
     let up = Upstream::start();
     for transfer in ["stream", "glance-direct", "web-download"] {
         let p = Project::new(&format!("mismatch-{transfer}"));
-        p.catalog(&Spec { transfer, ..Spec::default() });
+        p.catalog(&Spec {
+            transfer,
+            ..Spec::default()
+        });
         let promised = random_bytes(1 << 20, 31);
         let served = random_bytes(1 << 20, 32);
         let u = up.put(&format!("/mismatch-{transfer}.img"), served);
         p.lock("1", "2026-11-01", &u, &promised, &[HashAlgorithm::Sha256]);
         let out = p.apply(&[]);
-        assert_eq!(out.status.code(), Some(3), "{transfer}: failed image -> exit 3");
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{transfer}: failed image -> exit 3"
+        );
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("sha256"), "{transfer}: {err}");
         let left = images_of(&g, &p.id).await;
@@ -533,7 +617,10 @@ async fn web_download_and_glance_direct_import_verified_images() {
         ("web-download", vec![HashAlgorithm::Sha256]),
     ] {
         let p = Project::new(&format!("{transfer}-{}", algos[0]));
-        p.catalog(&Spec { transfer, ..Spec::default() });
+        p.catalog(&Spec {
+            transfer,
+            ..Spec::default()
+        });
         let b = random_bytes(2 << 20, 41);
         let u = up.put(&format!("/{}.img", p.id), b.clone());
         p.lock("1", "2026-11-01", &u, &b, &algos);
@@ -563,26 +650,68 @@ async fn a_stale_saved_plan_is_refused() {
     let img = images_of(&g, &p.id).await.remove(0);
 
     // Plan a drift repair, then Glance changes again before the apply.
-    g.patch(&img.id, &[op("replace", "/os_distro", serde_json::json!("one"))]).await.unwrap();
+    g.patch(
+        &img.id,
+        &[op("replace", "/os_distro", serde_json::json!("one"))],
+    )
+    .await
+    .unwrap();
     let plan_file = p.path("plan.json");
-    let out = p.run(&["plan", "--cloud", CLOUD, "--out", plan_file.to_str().unwrap()]);
+    let out = p.run(&[
+        "plan",
+        "--cloud",
+        CLOUD,
+        "--out",
+        plan_file.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0));
-    g.patch(&img.id, &[op("replace", "/os_distro", serde_json::json!("two"))]).await.unwrap();
+    g.patch(
+        &img.id,
+        &[op("replace", "/os_distro", serde_json::json!("two"))],
+    )
+    .await
+    .unwrap();
     let out = p.apply(&["--plan", plan_file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(5));
     assert!(String::from_utf8_lossy(&out.stderr).contains("stale"));
-    assert_eq!(images_of(&g, &p.id).await[0].properties["os_distro"], "two", "nothing applied");
+    assert_eq!(
+        images_of(&g, &p.id).await[0].properties["os_distro"],
+        "two",
+        "nothing applied"
+    );
 
     // A lockfile change makes it stale too.
-    let out = p.run(&["plan", "--cloud", CLOUD, "--out", plan_file.to_str().unwrap()]);
+    let out = p.run(&[
+        "plan",
+        "--cloud",
+        CLOUD,
+        "--out",
+        plan_file.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0));
     p.lock("2", "2026-11-02", &u, &b, &[HashAlgorithm::Sha256]);
-    assert_eq!(p.apply(&["--plan", plan_file.to_str().unwrap()]).status.code(), Some(5));
+    assert_eq!(
+        p.apply(&["--plan", plan_file.to_str().unwrap()])
+            .status
+            .code(),
+        Some(5)
+    );
 
     // A fresh plan applies.
-    let out = p.run(&["plan", "--cloud", CLOUD, "--out", plan_file.to_str().unwrap()]);
+    let out = p.run(&[
+        "plan",
+        "--cloud",
+        CLOUD,
+        "--out",
+        plan_file.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(p.apply(&["--plan", plan_file.to_str().unwrap()]).status.code(), Some(0));
+    assert_eq!(
+        p.apply(&["--plan", plan_file.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
     assert!(p.plan().is_empty());
     cleanup(&g, &p.id).await;
 }
@@ -604,11 +733,19 @@ async fn kill_9_during_upload_then_a_rerun_converges() {
     let u2 = up.put("/kill/v2.img", b2.clone());
     p.lock("2", "2026-11-08", &u2, &b2, &[HashAlgorithm::Sha256]);
     up.throttle(Some(1 << 20));
-    let mut child = p.cmd(&["apply", "--cloud", CLOUD, "--yes"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = p
+        .cmd(&["apply", "--cloud", CLOUD, "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let imgs = images_of(&g, &p.id).await;
-        if imgs.iter().any(|i| i.name.starts_with("image-crawler-tmp-")) {
+        if imgs
+            .iter()
+            .any(|i| i.name.starts_with("image-crawler-tmp-"))
+        {
             break;
         }
         assert!(Instant::now() < deadline, "no temporary image appeared");
@@ -623,24 +760,74 @@ async fn kill_9_during_upload_then_a_rerun_converges() {
     let stable: Vec<&GlanceImage> = imgs.iter().filter(|i| i.name == p.name).collect();
     assert_eq!(stable.len(), 1);
     assert_eq!(stable[0].id, v1.id);
-    assert!(imgs.iter().all(|i| i.status != "active" || i.visibility == "private" || i.id == v1.id));
+    assert!(
+        imgs.iter()
+            .all(|i| i.status != "active" || i.visibility == "private" || i.id == v1.id)
+    );
 
     up.throttle(None);
     let plan = p.plan();
-    assert!(plan.changes.iter().any(|c| c.action == image_crawler::reconcile::Action::Cleanup), "{plan:#?}");
+    assert!(
+        plan.changes
+            .iter()
+            .any(|c| c.action == image_crawler::reconcile::Action::Cleanup),
+        "{plan:#?}"
+    );
     assert_eq!(p.apply(&[]).status.code(), Some(0));
     let imgs = images_of(&g, &p.id).await;
     assert_eq!(imgs.len(), 2, "no duplicate, nothing lost: {imgs:#?}");
-    assert!(imgs.iter().all(|i| i.status == "active" && !i.name.starts_with("image-crawler-tmp-")));
+    assert!(
+        imgs.iter()
+            .all(|i| i.status == "active" && !i.name.starts_with("image-crawler-tmp-"))
+    );
     let current = imgs.iter().find(|i| i.name == p.name).unwrap();
     assert_eq!(current.os_hash_value.as_deref(), Some(sha512(&b2).as_str()));
     assert!(p.plan().is_empty());
     cleanup(&g, &p.id).await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_breaking_scs_0102_is_refused_unless_allowed() {
+    let g = glance().await;
+    let up = Upstream::start();
+    let p = Project::new("scs");
+    // Two public generic images of one os_distro/os_version: scs-0102 v2 uniqueness.
+    p.catalog(&Spec {
+        twin: true,
+        ..Spec::default()
+    });
+    let b = random_bytes(1 << 20, 71);
+    let u = up.put("/scs/v1.img", b.clone());
+    p.lock("1", "2026-11-01", &u, &b, &[HashAlgorithm::Sha256]);
+    let twin = format!("{}-twin", p.id);
+    p.lock_as(&twin, "1", "2026-11-01", &u, &b, &[HashAlgorithm::Sha256]);
+    let out = p.run(&["plan", "--cloud", CLOUD]);
+    assert_eq!(out.status.code(), Some(5));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("os-purpose-unique") && err.contains(&p.name),
+        "{err}"
+    );
+    let out = p.apply(&[]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(
+        images_of(&g, &p.id).await.is_empty(),
+        "refused: nothing imported"
+    );
+    let out = p.apply(&["--allow-nonconforming"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(images_of(&g, &p.id).await.len(), 1);
+    assert_eq!(images_of(&g, &twin).await.len(), 1);
+    cleanup(&g, &p.id).await;
+    cleanup(&g, &twin).await;
+}
+
 #[allow(dead_code)]
 fn read_all(path: &Path) -> String {
     let mut s = String::new();
-    std::fs::File::open(path).unwrap().read_to_string(&mut s).unwrap();
+    std::fs::File::open(path)
+        .unwrap()
+        .read_to_string(&mut s)
+        .unwrap();
     s
 }
