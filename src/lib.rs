@@ -22,6 +22,8 @@ pub mod lock;
 mod logging;
 pub mod openstack;
 pub mod output;
+pub mod reconcile;
+pub mod scs;
 pub mod upstream;
 
 pub use commands::run;
