@@ -17,11 +17,13 @@ mod commands;
 pub mod diagnostic;
 pub mod error;
 pub mod exit;
+pub mod git;
 pub mod http;
 pub mod lock;
 mod logging;
 pub mod openstack;
 pub mod output;
+pub mod propose;
 pub mod upstream;
 
 pub use commands::run;
