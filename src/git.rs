@@ -254,9 +254,7 @@ impl Repo {
         }
         let sig = self.repo.signature().hint_context(
             "no commit identity: git config has no user.name/user.email",
-            format!(
-                "set {AUTHOR_ENV}='Name <email>' or `git config user.name` and `user.email`"
-            ),
+            format!("set {AUTHOR_ENV}='Name <email>' or `git config user.name` and `user.email`"),
         )?;
         Ok(Identity {
             name: String::from_utf8_lossy(sig.name_bytes()).into_owned(),
@@ -342,10 +340,20 @@ impl Repo {
         args.extend(options.iter().map(String::as_str));
         args.push(remote);
         args.push(refspec);
-        self.run_git(&args).hint_context(
+        let result = self.run_git(&args);
+        let hint = match &result {
+            Err(e) if e.to_string().contains("does not support push options") => {
+                "the remote does not accept push options (`-o topic=…`); Gerrit does, a plain \
+                 git server needs `git config receive.advertisePushOptions true`"
+            }
+            _ => {
+                "check the remote URL, the push credentials (ssh-agent, credential helper) and \
+                 that the bot may push this ref"
+            }
+        };
+        result.hint_context(
             format!("cannot push `{refspec}` to the remote `{remote}`"),
-            "check the remote URL, the push credentials (ssh-agent, credential helper) and that \
-             the bot may push this ref",
+            hint,
         )
     }
 

@@ -172,7 +172,9 @@ fn body(changes: &[LockChange]) -> String {
     let mut out = String::new();
     out.push_str(match changes.len() {
         1 => "The upstream build in the lockfile changed; `apply` imports it after merge.\n\n",
-        _ => "The upstream builds in these lockfiles changed; `apply` imports them after merge.\n\n",
+        _ => {
+            "The upstream builds in these lockfiles changed; `apply` imports them after merge.\n\n"
+        }
     });
     let mut rows = vec![[
         "image".to_owned(),
@@ -327,7 +329,9 @@ mod tests {
         old.id = id.into();
         let mut new = bumped(to_v, "2024-10-04");
         new.id = id.into();
-        new.build.checksums.insert(HashAlgorithm::Sha256, "cd".repeat(32));
+        new.build
+            .checksums
+            .insert(HashAlgorithm::Sha256, "cd".repeat(32));
         LockChange::between(Some(&old), &new).unwrap()
     }
 
@@ -339,7 +343,10 @@ mod tests {
         );
         let old = sample();
         let mut respin = old.clone();
-        respin.build.checksums.insert(HashAlgorithm::Sha256, "ff".repeat(32));
+        respin
+            .build
+            .checksums
+            .insert(HashAlgorithm::Sha256, "ff".repeat(32));
         let c = LockChange::between(Some(&old), &respin).unwrap();
         assert_eq!(
             subject(&[c]),
@@ -412,13 +419,18 @@ Change-Id: {id}
     fn notes_flag_unsigned_and_respins() {
         let old = sample();
         let mut new = old.clone();
-        new.build.checksums.insert(HashAlgorithm::Sha256, "ff".repeat(32));
+        new.build
+            .checksums
+            .insert(HashAlgorithm::Sha256, "ff".repeat(32));
         new.build.signature = SignatureStatus::state(SignatureState::NotPublished);
         new.build.size = Some(1);
         let c = LockChange::between(Some(&old), &new).unwrap();
         let m = message("ubuntu-24.04", &[c], "sha256:0", None);
         assert!(m.contains("\nReview notes:\n- ubuntu-24.04: upstream replaced the files of 20240821 without a new version"), "{m}");
-        assert!(m.contains("were signed before and are not now (not published)"), "{m}");
+        assert!(
+            m.contains("were signed before and are not now (not published)"),
+            "{m}"
+        );
         assert!(m.contains("size changed by more than 25%"), "{m}");
         assert!(!m.contains("Change-Id"), "no Change-Id outside Gerrit mode");
     }
@@ -440,7 +452,7 @@ Change-Id: {id}
         );
         let mut a2 = a.clone();
         a2.bytes = b"3".to_vec();
-        assert_ne!(lock_digest(&[a.clone()]), lock_digest(&[a2]));
+        assert_ne!(lock_digest(std::slice::from_ref(&a)), lock_digest(&[a2]));
         let d = lock_digest(&[a]);
         assert_ne!(mint_change_id("x", &d), mint_change_id("y", &d));
         assert_eq!(mint_change_id("x", &d), mint_change_id("x", &d));

@@ -333,10 +333,7 @@ impl Report {
         } else {
             ExitStatus::Partial
         };
-        let refused = self
-            .proposals
-            .iter()
-            .any(|p| p.outcome == Outcome::Refused);
+        let refused = self.proposals.iter().any(|p| p.outcome == Outcome::Refused);
         failures.merge(if refused {
             ExitStatus::Refused
         } else {
@@ -681,7 +678,8 @@ fn propose_group_inner(
     // re-runs then push the same commit id.
     let reuse = match repo.ref_target(&local_ref)? {
         Some(oid)
-            if repo.parent(oid)? == Some(base_commit) && repo.message(oid)?.trim() == msg.trim() =>
+            if repo.parent(oid)? == Some(base_commit)
+                && repo.message(oid)?.trim() == msg.trim() =>
         {
             Some(oid)
         }
@@ -699,7 +697,11 @@ fn propose_group_inner(
                 })
                 .collect();
             let oid = repo.commit_files(base_commit, &files, &msg, identity)?;
-            repo.set_ref(&local_ref, oid, &format!("image-crawler propose: {}", rep.subject))?;
+            repo.set_ref(
+                &local_ref,
+                oid,
+                &format!("image-crawler propose: {}", rep.subject),
+            )?;
             oid
         }
     };
@@ -720,7 +722,11 @@ fn propose_group_inner(
             &[format!("--push-option=topic={topic}")],
             &format!("+{commit}:{}", rep.push_ref),
         )?;
-        repo.set_ref(&record_ref, commit, "image-crawler propose: pushed to Gerrit")?;
+        repo.set_ref(
+            &record_ref,
+            commit,
+            "image-crawler propose: pushed to Gerrit",
+        )?;
     } else {
         // Lease on what we fetched: a human push in between makes git refuse, not overwrite.
         let lease = format!(
@@ -781,7 +787,10 @@ mod tests {
         let (changed, problems) = changed_locks("state", &BTreeMap::new(), &work);
         assert_eq!(changed.len(), 1);
         assert_eq!(problems.len(), 2);
-        assert!(problems[0].message.contains("named for `x`"), "{problems:?}");
+        assert!(
+            problems[0].message.contains("named for `x`"),
+            "{problems:?}"
+        );
         assert_eq!(problems[1].path, "state/y.toml");
         assert!(problems[1].message.starts_with("2:"), "{problems:?}");
     }
@@ -790,7 +799,10 @@ mod tests {
     fn groups_per_image_or_all() {
         let (changed, _) = changed_locks("s", &BTreeMap::new(), &locks(&[("a", "1"), ("b", "1")]));
         let per = group(changed.clone(), GroupBy::Image);
-        assert_eq!(per.iter().map(|g| g.key.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            per.iter().map(|g| g.key.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         let all = group(changed, GroupBy::All);
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].key, "all");
@@ -820,7 +832,8 @@ mod tests {
                 replaces: Some("c0".into())
             }
         );
-        let foreign = Existing::from_message("c9".into(), "a", "Fix by hand\n\nSigned-off-by: X <x@y>\n");
+        let foreign =
+            Existing::from_message("c9".into(), "a", "Fix by hand\n\nSigned-off-by: X <x@y>\n");
         assert_eq!(foreign.ours, None);
         assert_eq!(
             decide(Some(&foreign), "d1"),
@@ -895,8 +908,14 @@ mod tests {
             r(vec![p(Outcome::Created), p(Outcome::AlreadyProposed)]).exit_status(),
             ExitStatus::Success
         );
-        assert_eq!(r(vec![p(Outcome::Created), p(Outcome::Failed)]).exit_status(), ExitStatus::Partial);
+        assert_eq!(
+            r(vec![p(Outcome::Created), p(Outcome::Failed)]).exit_status(),
+            ExitStatus::Partial
+        );
         assert_eq!(r(vec![p(Outcome::Failed)]).exit_status(), ExitStatus::Error);
-        assert_eq!(r(vec![p(Outcome::Refused), p(Outcome::Created)]).exit_status(), ExitStatus::Refused);
+        assert_eq!(
+            r(vec![p(Outcome::Refused), p(Outcome::Created)]).exit_status(),
+            ExitStatus::Refused
+        );
     }
 }
