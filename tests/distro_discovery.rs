@@ -494,3 +494,29 @@ async fn arch_numeric_job_ids_and_binary_sig() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn ubuntu_daily_stream_unsigned_directory() {
+    let (_s, f) = server().await;
+    let src = Source::Ubuntu(UbuntuSource {
+        release: "24.04".into(),
+        channel: Channel::Daily,
+        variant: UbuntuVariant::Server,
+        ftype: "disk1.img".into(),
+    });
+    let got = discover(&signed(src, Architecture::X86_64), &f)
+        .await
+        .unwrap();
+    let c = newest(&got);
+    assert_eq!(c.version, "20260705");
+    assert_eq!(
+        c.url,
+        "https://cloud-images.ubuntu.com/daily/server/noble/20260705/noble-server-cloudimg-amd64.img"
+    );
+    assert_eq!(
+        c.metadata_url,
+        "https://cloud-images.ubuntu.com/daily/streams/v1/com.ubuntu.cloud:daily:download.json"
+    );
+    // SHA256SUMS agrees with the stream, but the fixture publishes no SHA256SUMS.gpg.
+    assert_eq!(c.signature.status, SignatureState::NotPublished);
+}

@@ -141,8 +141,11 @@ pub async fn discover(
         ));
     }
     let mut pairs = Vec::new();
-    if let Some(h) = stream.and_then(|s| s.sha256.clone()) {
-        pairs.push((HashAlgorithm::Sha256, h));
+    if let Some(h) = stream.and_then(|s| s.sha256.as_deref()) {
+        // A placeholder (all zeros) is dropped here; a malformed one is an error.
+        if let Some(h) = d::digest(&surl, HashAlgorithm::Sha256, h)? {
+            pairs.push((HashAlgorithm::Sha256, h));
+        }
     }
     if let Some(h) = md5sums.or(stream_md5) {
         pairs.push((HashAlgorithm::Md5, h));
@@ -152,6 +155,12 @@ pub async fn discover(
     } else {
         sums_url.clone()
     };
+    if pairs.is_empty() {
+        return Err(DiscoverError::not_found(
+            &metadata_url,
+            format!("usable digest of {name} (neither {surl} nor {sums_url} has one)"),
+        ));
+    }
     let checksums = d::checksums(&metadata_url, pairs)?;
     let serial = stream.map(|s| s.serial.as_str()).ok_or_else(|| {
         d::invalid(

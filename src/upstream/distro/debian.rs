@@ -120,7 +120,8 @@ pub fn dated_dirs(names: &[String]) -> Vec<String> {
     let re = regex::Regex::new(r"^(\d{8})-(\d+)/?$").expect("static regex");
     let mut dirs: Vec<String> = names
         .iter()
-        .filter_map(|n| re.is_match(n).then(|| n.trim_end_matches('/').to_owned()))
+        .filter(|n| re.is_match(n))
+        .map(|n| n.trim_end_matches('/').to_owned())
         .collect();
     dirs.sort_by(|a, b| version::compare(a, b));
     dirs.dedup();

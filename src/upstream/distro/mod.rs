@@ -105,8 +105,7 @@ pub fn newest_admitted<T>(
     let total = sorted.len();
     sorted
         .into_iter()
-        .filter(|t| admits(image, version_of(t)))
-        .next_back()
+        .rfind(|t| admits(image, version_of(t)))
         .ok_or_else(|| DiscoverError::not_found(url, not_found_what(image, what, total)))
 }
 
