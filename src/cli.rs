@@ -255,6 +255,17 @@ pub struct AuditArgs {
     /// Exit 2 when there are findings.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// The scs-0102 version that decides what is mandatory (`v2`, the draft, makes `os_purpose`
+    /// and the uniqueness of generic images mandatory).
+    #[arg(long, value_enum, default_value_t = crate::scs::Scs0102Version::V1)]
+    pub scs0102: crate::scs::Scs0102Version,
+    /// The scs-0104 standard image list (`v5`: certificate scope v5.1, `v4`, or `none`).
+    #[arg(long, value_enum, default_value_t = crate::scs::StandardImageList::V5)]
+    pub scs0104: crate::scs::StandardImageList,
+    /// Warn this many weeks before a release's end of life (from `<catalog>/lifecycle.yaml`,
+    /// or the built-in data when the catalog has none).
+    #[arg(long, value_name = "WEEKS", default_value_t = crate::scs::lifecycle::DEFAULT_WARNING_WEEKS)]
+    pub eol_warning_weeks: u32,
 }
 
 #[derive(Debug, Clone, Args)]

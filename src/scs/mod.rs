@@ -124,7 +124,7 @@ impl Finding {
 }
 
 /// Which version of scs-0102 decides what is mandatory.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Scs0102Version {
     /// v1 (stable; certificate scope v5.1): `os_purpose` and its uniqueness are recommended.

@@ -12,7 +12,7 @@ use super::{Finding, Rule, Severity};
 use crate::openstack::image::GlanceImage;
 
 /// Which scs-0104 image list applies.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum StandardImageList {
     /// Certificate scope v5.1 (`Ubuntu 24.04` mandatory).
