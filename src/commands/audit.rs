@@ -11,7 +11,11 @@ use crate::openstack::{self, GlanceImage, Hidden, ListFilter};
 use crate::output::Printer;
 use crate::scs::{self, AuditOptions, report};
 
-pub async fn run(global: &GlobalArgs, args: &AuditArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub async fn run(
+    global: &GlobalArgs,
+    args: &AuditArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
     let lifecycle = scs::lifecycle::load(&global.catalog).map_err(|diags| {
         for d in &diags {
             printer.error_text(&d.render());
@@ -23,9 +27,14 @@ pub async fn run(global: &GlobalArgs, args: &AuditArgs, printer: &Printer) -> an
         )
     })?;
     let cloud = args.cloud.cloud.as_deref();
-    let glance = openstack::connect(cloud).await.map_err(openstack::Error::into_anyhow)?;
+    let glance = openstack::connect(cloud)
+        .await
+        .map_err(openstack::Error::into_anyhow)?;
     let images = list_in_scope(&glance).await.hint_context(
-        format!("cannot list the images of {}", cloud.map_or("the cloud".into(), |c| format!("cloud `{c}`"))),
+        format!(
+            "cannot list the images of {}",
+            cloud.map_or("the cloud".into(), |c| format!("cloud `{c}`"))
+        ),
         "check that the credentials may list images (any project member can)",
     )?;
     let now = jiff::Timestamp::now();
@@ -61,7 +70,11 @@ async fn list_in_scope(glance: &openstack::Glance) -> Result<Vec<GlanceImage>, a
             hidden: Hidden::Include,
             ..ListFilter::default()
         };
-        for img in glance.list(&filter).await.map_err(openstack::Error::into_anyhow)? {
+        for img in glance
+            .list(&filter)
+            .await
+            .map_err(openstack::Error::into_anyhow)?
+        {
             if seen.insert(img.id.clone()) {
                 out.push(img);
             }
