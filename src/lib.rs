@@ -17,11 +17,14 @@ mod commands;
 pub mod diagnostic;
 pub mod error;
 pub mod exit;
+pub mod git;
 pub mod http;
 pub mod lock;
 mod logging;
 pub mod openstack;
 pub mod output;
+pub mod propose;
+pub mod reconcile;
 pub mod scs;
 pub mod upstream;
 

@@ -125,6 +125,7 @@ fn options() -> serde_saphyr::Options {
 }
 
 /// Parses one file; a syntax or type error becomes one diagnostic with its place.
+#[allow(clippy::result_large_err)] // one diagnostic per file, built once: size does not matter
 fn parse_file(path: &Path, text: &str) -> Result<CatalogFile, Diagnostic> {
     if text.trim().is_empty()
         || text
@@ -160,13 +161,20 @@ pub(crate) fn yaml_diagnostic(path: &Path, text: &str, err: &serde_saphyr::Error
 fn strip_location(message: &str) -> String {
     let first = message.lines().next().unwrap_or("").trim();
     let first = first.strip_prefix("error: ").unwrap_or(first);
-    if let Some(rest) = first.strip_prefix("line ")
+    let mut msg = first;
+    if let Some(rest) = msg.strip_prefix("line ")
         && let Some(idx) = rest.find(": ")
         && rest[..idx].contains("column")
     {
-        return rest[idx + 2..].to_owned();
+        msg = &rest[idx + 2..];
     }
-    first.to_owned()
+    // ... and sometimes suffixes ` at line L, column C`.
+    if let Some(idx) = msg.rfind(" at line ")
+        && msg[idx..].contains("column")
+    {
+        msg = &msg[..idx];
+    }
+    msg.to_owned()
 }
 
 #[cfg(test)]
@@ -181,5 +189,9 @@ mod tests {
         );
         assert_eq!(strip_location("error: line 3 column 5: bad"), "bad");
         assert_eq!(strip_location("no place here"), "no place here");
+        assert_eq!(
+            strip_location("unknown field `x`, expected one of a, b at line 3, column 5"),
+            "unknown field `x`, expected one of a, b"
+        );
     }
 }

@@ -39,9 +39,13 @@ impl Ctx<'_> {
     /// the block that starts there; at `from` itself when the key is not written there (it
     /// came from defaults or a preset).
     fn at_key(&self, from: u64, key: &str, message: impl Into<String>) -> Diagnostic {
-        let (line, column) = find_key(self.text, from, key)
-            .unwrap_or_else(|| (from, first_word_column(self.text, from)));
-        self.at(line, column, message).with_width(key.len())
+        match find_key(self.text, from, key) {
+            Some((line, column)) => self.at(line, column, message).with_width(key.len()),
+            // Not written in this entry (it comes from a default or a preset): point at the entry.
+            None => self
+                .at(from, first_word_column(self.text, from), message)
+                .with_width(2),
+        }
     }
 }
 
@@ -791,32 +795,30 @@ fn check_source(
     err: &mut impl FnMut(Diagnostic),
 ) {
     match source {
-        Source::Ubuntu(s) => {
-            if presets::ubuntu_codename(&s.release).is_none() {
-                let known: Vec<&str> = presets::UBUNTU_CODENAMES.iter().map(|(r, _)| *r).collect();
-                let hint = suggest::closest(&s.release, known.iter().copied()).map_or_else(
-                    || format!("known releases: {}", known.join(", ")),
-                    |c| format!("did you mean `\"{c}\"`?"),
-                );
-                err(ctx
-                    .at_key(
-                        line,
-                        "release",
-                        format!("unknown Ubuntu release `{}`", s.release),
-                    )
-                    .with_hint(hint));
-            }
+        Source::Ubuntu(s) if presets::ubuntu_codename(&s.release).is_none() => {
+            let known: Vec<&str> = presets::UBUNTU_CODENAMES.iter().map(|(r, _)| *r).collect();
+            let hint = suggest::closest(&s.release, known.iter().copied()).map_or_else(
+                || format!("known releases: {}", known.join(", ")),
+                |c| format!("did you mean `\"{c}\"`?"),
+            );
+            err(ctx
+                .at_key(
+                    line,
+                    "release",
+                    format!("unknown Ubuntu release `{}`", s.release),
+                )
+                .with_hint(hint));
         }
-        Source::Debian(s) => {
-            if s.codename.is_none() && presets::debian_codename(&s.release).is_none() {
-                err(ctx
-                    .at_key(
-                        line,
-                        "release",
-                        format!("unknown Debian release `{}`", s.release),
-                    )
-                    .with_hint("use a known release (10 to 14) or give `codename:` too"));
-            }
+        Source::Debian(s)
+            if s.codename.is_none() && presets::debian_codename(&s.release).is_none() =>
+        {
+            err(ctx
+                .at_key(
+                    line,
+                    "release",
+                    format!("unknown Debian release `{}`", s.release),
+                )
+                .with_hint("use a known release (10 to 14) or give `codename:` too"));
         }
         Source::Archlinux(_) if arch != raw::Architecture::X86_64 => {
             err(ctx

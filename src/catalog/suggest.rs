@@ -32,6 +32,24 @@ fn backticked(message: &str) -> Vec<&str> {
     message.split('`').skip(1).step_by(2).collect()
 }
 
+/// Puts backticks around the names in "expected one of a, b, c" (serde-saphyr leaves them
+/// bare), so every message quotes literals the same way.
+fn quote_expected(message: &str) -> String {
+    const MARK: &str = "expected one of ";
+    let Some(idx) = message.find(MARK) else {
+        return message.to_owned();
+    };
+    let (head, list) = message.split_at(idx + MARK.len());
+    if list.starts_with('`') {
+        return message.to_owned();
+    }
+    let quoted: Vec<String> = list
+        .split(", ")
+        .map(|w| format!("`{}`", w.trim()))
+        .collect();
+    format!("{head}{}", quoted.join(", "))
+}
+
 /// Rewrites a parser message into (message, hint, underline width).
 pub fn explain(
     message: &str,
@@ -40,6 +58,7 @@ pub fn explain(
     column: u64,
 ) -> (String, Option<String>, usize) {
     let width = token_width(text, line, column);
+    let message = &quote_expected(message);
     let words = backticked(message);
     let lower = message.to_lowercase();
     let hint = if lower.starts_with("unknown field") || lower.starts_with("unknown variant") {
