@@ -105,10 +105,11 @@ pub struct ValidateArgs {}
 
 #[derive(Debug, Clone, Args)]
 pub struct SchemaArgs {
-    /// Which schema to print; both (as one JSON object) when absent.
+    /// Which schema to print; all (as one JSON object) when absent.
     #[arg(value_enum)]
     pub which: Option<SchemaKind>,
-    /// Write `catalog.schema.json` and `lock.schema.json` into this directory instead.
+    /// Write `catalog.schema.json`, `lock.schema.json` and `lifecycle.schema.json` into this
+    /// directory instead.
     #[arg(long, value_name = "DIR")]
     pub write: Option<PathBuf>,
 }
@@ -117,6 +118,8 @@ pub struct SchemaArgs {
 pub enum SchemaKind {
     Catalog,
     Lock,
+    // `catalog/lifecycle.yaml` (end-of-life dates); no doc comment, to keep `--help` short.
+    Lifecycle,
 }
 
 /// Options for reaching upstream (shared by `check` and `apply`).

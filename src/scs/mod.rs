@@ -127,11 +127,12 @@ impl Finding {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Scs0102Version {
-    /// v1 (stable; certificate scope v5.1): `os_purpose` and its uniqueness are recommended.
+    // Plain comments, not doc comments: clap would turn them into long `--help` output.
+    // v1 (stable; certificate scope v5.1): `os_purpose` and its uniqueness are recommended.
     #[default]
     V1,
-    /// v2 (draft; certificate scope "next"): `os_purpose` and uniqueness are mandatory, and
-    /// `oldgeneric` is allowed.
+    // v2 (draft; certificate scope "next"): `os_purpose` and uniqueness are mandatory, and
+    // `oldgeneric` is allowed.
     V2,
 }
 
