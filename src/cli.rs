@@ -105,10 +105,11 @@ pub struct ValidateArgs {}
 
 #[derive(Debug, Clone, Args)]
 pub struct SchemaArgs {
-    /// Which schema to print; both (as one JSON object) when absent.
+    /// Which schema to print; all (as one JSON object) when absent.
     #[arg(value_enum)]
     pub which: Option<SchemaKind>,
-    /// Write `catalog.schema.json` and `lock.schema.json` into this directory instead.
+    /// Write `catalog.schema.json`, `lock.schema.json` and `lifecycle.schema.json` into this
+    /// directory instead.
     #[arg(long, value_name = "DIR")]
     pub write: Option<PathBuf>,
 }
@@ -117,6 +118,8 @@ pub struct SchemaArgs {
 pub enum SchemaKind {
     Catalog,
     Lock,
+    // `catalog/lifecycle.yaml` (end-of-life dates); no doc comment, to keep `--help` short.
+    Lifecycle,
 }
 
 /// Options for reaching upstream (shared by `check` and `apply`).
@@ -256,6 +259,17 @@ pub struct AuditArgs {
     /// Exit 2 when there are findings.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// The scs-0102 version that decides what is mandatory (`v2`, the draft, makes `os_purpose`
+    /// and the uniqueness of generic images mandatory).
+    #[arg(long, value_enum, default_value_t = crate::scs::Scs0102Version::V1)]
+    pub scs0102: crate::scs::Scs0102Version,
+    /// The scs-0104 standard image list (`v5`: certificate scope v5.1, `v4`, or `none`).
+    #[arg(long, value_enum, default_value_t = crate::scs::StandardImageList::V5)]
+    pub scs0104: crate::scs::StandardImageList,
+    /// Warn this many weeks before a release's end of life (from `<catalog>/lifecycle.yaml`,
+    /// or the built-in data when the catalog has none).
+    #[arg(long, value_name = "WEEKS", default_value_t = crate::scs::lifecycle::DEFAULT_WARNING_WEEKS)]
+    pub eol_warning_weeks: u32,
 }
 
 #[derive(Debug, Clone, Args)]

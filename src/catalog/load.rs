@@ -41,6 +41,10 @@ pub fn load(dir: &Path) -> LoadResult {
         .filter(|p| {
             p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
         })
+        // `lifecycle.yaml` is EOL data with its own schema and loader (`scs::lifecycle`).
+        .filter(|p| {
+            p.file_name().and_then(|n| n.to_str()) != Some(crate::scs::lifecycle::FILE_NAME)
+        })
         .collect();
     paths.sort();
     if paths.is_empty() {

@@ -1,13 +1,84 @@
-//! `image-crawler audit` (in progress on its own branch).
+//! `image-crawler audit`: lists the public and community images of a cloud, runs the SCS rule
+//! engine (`scs::check_images`) and renders the findings. Exit 2 with `--detailed-exitcode`
+//! when there are findings (errors or warnings).
+
+use std::collections::BTreeSet;
 
 use crate::cli::{AuditArgs, GlobalArgs};
+use crate::error::ResultExt as _;
 use crate::exit::ExitStatus;
+use crate::openstack::{self, GlanceImage, Hidden, ListFilter};
 use crate::output::Printer;
+use crate::scs::{self, AuditOptions, report};
 
 pub async fn run(
-    _global: &GlobalArgs,
-    _args: &AuditArgs,
-    _printer: &Printer,
+    global: &GlobalArgs,
+    args: &AuditArgs,
+    printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    Err(anyhow::anyhow!("`audit` is not implemented yet"))
+    let lifecycle = scs::lifecycle::load(&global.catalog).map_err(|diags| {
+        for d in &diags {
+            printer.error_text(&d.render());
+        }
+        crate::error::refuse(
+            ExitStatus::Invalid,
+            "the lifecycle data is invalid",
+            format!("fix {} (see the problems above)", scs::lifecycle::FILE_NAME),
+        )
+    })?;
+    let cloud = args.cloud.cloud.as_deref();
+    let glance = openstack::connect(cloud)
+        .await
+        .map_err(openstack::Error::into_anyhow)?;
+    let images = list_in_scope(&glance).await.hint_context(
+        format!(
+            "cannot list the images of {}",
+            cloud.map_or("the cloud".into(), |c| format!("cloud `{c}`"))
+        ),
+        "check that the credentials may list images (any project member can)",
+    )?;
+    let now = jiff::Timestamp::now();
+    let opts = AuditOptions {
+        scs0102: args.scs0102,
+        standard_images: args.scs0104,
+        lifecycle: Some(lifecycle),
+        eol_warning_weeks: args.eol_warning_weeks,
+    };
+    let findings = scs::check_images(&images, now, &opts);
+    let in_scope = images.iter().filter(|i| scs::in_scope(i)).count();
+    let report = report::AuditReport::new(cloud.map(str::to_owned), now, &opts, in_scope, findings);
+    if printer.is_json() {
+        printer.json(&report);
+    } else {
+        printer.data(&report::render_human(&report));
+    }
+    Ok(if args.detailed_exitcode && !report.findings.is_empty() {
+        ExitStatus::Changes
+    } else {
+        ExitStatus::Success
+    })
+}
+
+/// The images the SCS tests look at: public and community ones, hidden ones included. Glance
+/// lists community images only when asked, so this lists both visibilities.
+async fn list_in_scope(glance: &openstack::Glance) -> Result<Vec<GlanceImage>, anyhow::Error> {
+    let mut out: Vec<GlanceImage> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for visibility in ["public", "community"] {
+        let filter = ListFilter {
+            visibility: Some(visibility.into()),
+            hidden: Hidden::Include,
+            ..ListFilter::default()
+        };
+        for img in glance
+            .list(&filter)
+            .await
+            .map_err(openstack::Error::into_anyhow)?
+        {
+            if seen.insert(img.id.clone()) {
+                out.push(img);
+            }
+        }
+    }
+    Ok(out)
 }

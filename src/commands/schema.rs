@@ -23,11 +23,20 @@ pub fn lock_schema() -> String {
     )
 }
 
+/// The schema of `catalog/lifecycle.yaml`.
+pub fn lifecycle_schema() -> String {
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(&crate::scs::lifecycle::schema()).expect("schema serializes")
+    )
+}
+
 pub fn run(args: &SchemaArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     if let Some(dir) = &args.write {
         for (name, text) in [
             ("catalog.schema.json", catalog_schema()),
             ("lock.schema.json", lock_schema()),
+            ("lifecycle.schema.json", lifecycle_schema()),
         ] {
             let path = dir.join(name);
             let changed = crate::lock::store::write_atomic_if_changed(&path, text.as_bytes())
@@ -42,10 +51,12 @@ pub fn run(args: &SchemaArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     match args.which {
         Some(SchemaKind::Catalog) => printer.data(&catalog_schema()),
         Some(SchemaKind::Lock) => printer.data(&lock_schema()),
+        Some(SchemaKind::Lifecycle) => printer.data(&lifecycle_schema()),
         None => {
             let both = serde_json::json!({
                 "catalog": serde_json::from_str::<serde_json::Value>(&catalog_schema())?,
                 "lock": serde_json::from_str::<serde_json::Value>(&lock_schema())?,
+                "lifecycle": serde_json::from_str::<serde_json::Value>(&lifecycle_schema())?,
             });
             printer.json(&both);
         }

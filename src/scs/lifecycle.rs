@@ -88,16 +88,8 @@ pub struct Lifecycle {
 /// Parses `lifecycle.yaml` text; `path` is used in diagnostics only.
 pub fn parse(text: &str, path: &Path) -> Result<Lifecycle, Vec<Diagnostic>> {
     let options = serde_saphyr::options! { strict_booleans: true };
-    let file: LifecycleFile = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
-        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-        let message = e.without_snippet().to_string();
-        // The message may repeat the position; the diagnostic shows it already.
-        let message = message
-            .split_once(" at line ")
-            .map_or(message.as_str(), |(m, _)| m)
-            .to_owned();
-        vec![Diagnostic::error(path, line, column, message).with_source(text)]
-    })?;
+    let file: LifecycleFile = serde_saphyr::from_str_with_options(text, options)
+        .map_err(|e| vec![crate::catalog::load::yaml_diagnostic(path, text, &e)])?;
     let key_ok = |k: &str| {
         let (kind, release) = k.split_once('/').map_or((k, None), |(a, b)| (a, Some(b)));
         let kind_ok = kind.starts_with(|c: char| c.is_ascii_lowercase())
@@ -277,7 +269,7 @@ pub fn status(rel: &Release, today: jiff::civil::Date, weeks: u32) -> EolStatus 
     if today > eol {
         return EolStatus::Past { eol };
     }
-    let days_left = i32::try_from((eol - today).get_days()).unwrap_or(i32::MAX);
+    let days_left = (eol - today).get_days();
     // `eol - today` is in days for civil dates.
     if i64::from(days_left) < i64::from(weeks) * 7 {
         EolStatus::Soon { eol, days_left }

@@ -124,14 +124,15 @@ impl Finding {
 }
 
 /// Which version of scs-0102 decides what is mandatory.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Scs0102Version {
-    /// v1 (stable; certificate scope v5.1): `os_purpose` and its uniqueness are recommended.
+    // Plain comments, not doc comments: clap would turn them into long `--help` output.
+    // v1 (stable; certificate scope v5.1): `os_purpose` and its uniqueness are recommended.
     #[default]
     V1,
-    /// v2 (draft; certificate scope "next"): `os_purpose` and uniqueness are mandatory, and
-    /// `oldgeneric` is allowed.
+    // v2 (draft; certificate scope "next"): `os_purpose` and uniqueness are mandatory, and
+    // `oldgeneric` is allowed.
     V2,
 }
 
@@ -202,6 +203,26 @@ pub fn check_planned(
     opts: &AuditOptions,
 ) -> Vec<Finding> {
     check_images(images, now, opts)
+}
+
+/// The findings of the planned state that the current state does not have (by image and
+/// rule; a missing standard image by its name), so `plan` can refuse only what it would make
+/// worse, not the problems a cloud already has with images this tool does not manage.
+pub fn introduced(current: &[Finding], planned: &[Finding]) -> Vec<Finding> {
+    let key = |f: &Finding| {
+        (
+            f.image_id
+                .clone()
+                .unwrap_or_else(|| format!("name:{}", f.image_name)),
+            f.rule,
+        )
+    };
+    let before: std::collections::BTreeSet<_> = current.iter().map(key).collect();
+    planned
+        .iter()
+        .filter(|f| !before.contains(&key(f)))
+        .cloned()
+        .collect()
 }
 
 /// Whether any finding is an error.
@@ -428,6 +449,34 @@ mod tests {
             check_planned(&imgs, now(), &opts()),
             check_images(&imgs, now(), &opts())
         );
+    }
+
+    #[test]
+    fn introduced_findings_are_the_new_ones_only() {
+        let current = vec![
+            image("a", "Ubuntu 24.04"),
+            unset(image("b", "Debian 12"), "architecture"), // not ours, already broken
+        ];
+        let mut planned = current.clone();
+        planned[0] = unset(planned[0].clone(), "image_original_user"); // the plan breaks `a`
+        planned.push(unset(image("new-1", "Ubuntu 24.04 minimal"), "os_distro"));
+        let opts = AuditOptions::default();
+        let before = check_images(&current, now(), &opts);
+        let after = check_planned(&planned, now(), &opts);
+        assert_eq!(
+            rules(&introduced(&before, &after)),
+            [
+                ("Ubuntu 24.04", "scs-0102/mandatory-property"),
+                ("Ubuntu 24.04 minimal", "scs-0102/mandatory-property")
+            ]
+        );
+        // Removing the standard image introduces a missing-image finding.
+        let after = check_planned(&current[1..], now(), &opts);
+        assert_eq!(
+            rules(&introduced(&before, &after)),
+            [("Ubuntu 24.04", "scs-0104/missing-image")]
+        );
+        assert_eq!(introduced(&before, &before), vec![]);
     }
 
     #[test]

@@ -286,6 +286,66 @@ pub fn stale_images<'a>(
         .collect()
 }
 
+/// Everything `check` reports besides lockfile changes: lifecycle notices, stale upstreams
+/// and new releases. One call for the verb; render with [`CheckNotes::lines`] or as JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CheckNotes {
+    pub lifecycle: Vec<super::lifecycle::Notice>,
+    pub news: Vec<News>,
+}
+
+/// Computes [`CheckNotes`] for the checked (enabled) images: `newest_build_dates` maps a
+/// catalog id to the build date (`YYYY-MM-DD`) of the newest upstream build found (or locked);
+/// `lists` holds the release lists fetched for the distributions the catalog uses.
+pub fn for_check(
+    images: &[&Image],
+    newest_build_dates: &BTreeMap<String, String>,
+    lists: &ReleaseLists,
+    lifecycle: &super::lifecycle::Lifecycle,
+    now: jiff::Timestamp,
+    eol_warning_weeks: u32,
+) -> CheckNotes {
+    let today = jiff::tz::TimeZone::UTC.to_datetime(now).date();
+    let lifecycle = super::lifecycle::check_catalog(
+        images.iter().copied(),
+        lifecycle,
+        today,
+        eol_warning_weeks,
+    );
+    let mut news = stale_images(
+        images
+            .iter()
+            .filter_map(|i| newest_build_dates.get(&i.id).map(|d| (*i, d.as_str()))),
+        now,
+    );
+    news.extend(release_news(lists, images));
+    CheckNotes { lifecycle, news }
+}
+
+impl CheckNotes {
+    /// One line per note, `error:`/`warning:`/`note:` first, for the printer.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .lifecycle
+            .iter()
+            .map(|n| {
+                let label = match n.severity {
+                    super::Severity::Error => "error",
+                    super::Severity::Warning => "warning",
+                };
+                format!("{label}: {}: {}", n.image_id, n.message)
+            })
+            .collect();
+        for n in &self.news {
+            match n.kind {
+                NewsKind::Stale => out.push(format!("warning: {}", n.message)),
+                NewsKind::NewRelease => out.push(format!("note: {}", n.message)),
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -529,6 +589,48 @@ mod tests {
         assert_eq!(n[0].kind, NewsKind::NewRelease);
         assert_eq!(release_news(&lists, &[&alpine(Some("3.23"))]), vec![]);
         assert_eq!(release_news(&lists, &[&alpine(None)]), vec![]);
+    }
+
+    #[test]
+    fn for_check_collects_lifecycle_staleness_and_news() {
+        let lc = crate::scs::lifecycle::parse(
+            "releases:\n  ubuntu/22.04: {eol: 2026-12-01}\n  ubuntu/24.04: {eol: 2029-05-31}\n",
+            std::path::Path::new("l.yaml"),
+        )
+        .unwrap();
+        let (a, b) = (ubuntu("22.04"), ubuntu("24.04"));
+        let dates = BTreeMap::from([
+            ("ubuntu-24.04".to_owned(), "2026-09-01".to_owned()),
+            ("ubuntu-22.04".to_owned(), "2026-11-15".to_owned()),
+        ]);
+        let lists = ReleaseLists {
+            ubuntu: Some(parse_ubuntu_streams(STREAMS).unwrap()),
+            ..Default::default()
+        };
+        let notes = for_check(&[&a, &b], &dates, &lists, &lc, now(), 8);
+        let lines = notes.lines();
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        assert_eq!(
+            lines[0],
+            "warning: ubuntu-22.04: ubuntu/22.04 reaches its end of life on 2026-12-01 (11 days left)"
+        );
+        assert!(
+            lines[1].starts_with(
+                "warning: the newest upstream build of `ubuntu-24.04` is from 2026-09-01"
+            ),
+            "{}",
+            lines[1]
+        );
+        assert_eq!(
+            lines[2],
+            "note: ubuntu 26.04 is released (resolute, LTS) and the catalog has no image for it yet"
+        );
+        // Nothing to say: empty.
+        let fresh = BTreeMap::from([("ubuntu-24.04".to_owned(), "2026-11-19".to_owned())]);
+        assert_eq!(
+            for_check(&[&b], &fresh, &ReleaseLists::default(), &lc, now(), 8),
+            CheckNotes::default()
+        );
     }
 
     #[test]

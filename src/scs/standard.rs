@@ -12,15 +12,16 @@ use super::{Finding, Rule, Severity};
 use crate::openstack::image::GlanceImage;
 
 /// Which scs-0104 image list applies.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum StandardImageList {
-    /// Certificate scope v5.1 (`Ubuntu 24.04` mandatory).
+    // Plain comments: doc comments would make clap print long `--help` output.
+    // Certificate scope v5.1 (`Ubuntu 24.04` mandatory).
     #[default]
     V5,
-    /// Certificate scope v4 (`Ubuntu 22.04` mandatory).
+    // Certificate scope v4 (`Ubuntu 22.04` mandatory).
     V4,
-    /// Do not check scs-0104.
+    // Do not check scs-0104.
     None,
 }
 
