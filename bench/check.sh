@@ -9,6 +9,8 @@
 #       serve ROOT_DIR; each FROM upstream prefix is mirrored to http://127.0.0.1:PORT/SUBPATH
 #       e.g. bench/check.sh catalog ../shared/upstream-samples \
 #              https://cloud-images.ubuntu.com/=ubuntu/ https://repo.almalinux.org/=almalinux/
+#   bench/check.sh --shared                         # the shipped catalog over ../shared/upstream-samples
+#                                                   # (needs the distros discovery modules)
 #
 # Environment: LATENCY_MS (100), IMAGES (24, synthetic only), CONCURRENCY (8), RUNS (3),
 # PROFILE (debug|release; release builds take long on a shared machine).
@@ -33,6 +35,16 @@ cleanup() {
 trap cleanup EXIT
 
 mirrors=()
+if [[ ${1:-} == --shared ]]; then
+    # The distributors' hosts, mapped onto the layout of ../shared/upstream-samples.
+    set -- catalog ../shared/upstream-samples \
+        https://cloud-images.ubuntu.com/=ubuntu/ https://cloud.debian.org/images/cloud/=debian/ \
+        https://repo.almalinux.org/=almalinux/ https://download.rockylinux.org/=rocky/ \
+        https://cloud.centos.org/=centos-stream/ https://fedoraproject.org/=fedora/ \
+        https://dl.fedoraproject.org/=fedora/ https://download.opensuse.org/=opensuse/ \
+        https://download.cirros-cloud.net/=cirros/ https://alpinelinux.org/=alpine/ \
+        https://dl-cdn.alpinelinux.org/=alpine/ https://geo.mirror.pkgbuild.com/=archlinux/
+fi
 if [[ $# -ge 2 ]]; then
     catalog=$1
     root=$2
