@@ -505,8 +505,9 @@ pub fn render_human(report: &CheckReport, verbose: bool) -> HumanLines {
     }
     let s = &report.summary;
     out.summary = format!(
-        "{} images: {} changed, {} unchanged, {} held, {} refused, {} failed{}; {} requests, {} bytes, {} not modified",
+        "{} image{}: {} changed, {} unchanged, {} held, {} refused, {} failed{}; {} requests, {} bytes, {} not modified",
         s.checked,
+        if s.checked == 1 { "" } else { "s" },
         s.changed,
         s.unchanged,
         s.held,
