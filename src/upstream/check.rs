@@ -505,8 +505,9 @@ pub fn render_human(report: &CheckReport, verbose: bool) -> HumanLines {
     }
     let s = &report.summary;
     out.summary = format!(
-        "{} images: {} changed, {} unchanged, {} held, {} refused, {} failed{}; {} requests, {} bytes, {} not modified",
+        "{} image{}: {} changed, {} unchanged, {} held, {} refused, {} failed{}; {} requests, {} bytes, {} not modified",
         s.checked,
+        if s.checked == 1 { "" } else { "s" },
         s.changed,
         s.unchanged,
         s.held,
@@ -527,6 +528,135 @@ pub fn render_human(report: &CheckReport, verbose: bool) -> HumanLines {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lock::{HashAlgorithm, SignatureState, SignatureStatus};
+
+    const CATALOG: &str = r#"
+settings:
+  defaults:
+    glance:
+      disk_format: qcow2
+      container_format: bare
+      min_disk: 1
+      min_ram: 128
+      visibility: public
+      properties:
+        os_purpose: generic
+        hw_disk_bus: virtio
+        replace_frequency: monthly
+        provided_until: none
+        uuid_validity: last-3
+        image_original_user: cloud
+        image_description: https://example.org/notes
+images:
+  - id: img
+    name: Img
+    source:
+      checksum-dir:
+        url: https://example.org/img/
+        checksum_file: SHA256SUMS
+        pattern: 'img-(?P<version>\d+)\.qcow2'
+    glance:
+      properties:
+        os_distro: img
+        os_version: "1"
+"#;
+
+    fn image() -> Image {
+        let catalog =
+            catalog::load_from_strings(Path::new("catalog"), &[("img.yaml", CATALOG)]).unwrap();
+        catalog.images["img"].clone()
+    }
+
+    fn cand(version: &str, hex: &str) -> Candidate {
+        Candidate {
+            version: version.into(),
+            build_date: "2026-01-01".into(),
+            url: format!("https://example.org/img/img-{version}.qcow2"),
+            size: Some(10),
+            metadata_url: "https://example.org/img/SHA256SUMS".into(),
+            checksums: BTreeMap::from([(HashAlgorithm::Sha256, hex.into())]),
+            signature: SignatureStatus::state(SignatureState::NotPublished),
+        }
+    }
+
+    fn options() -> CheckOptions {
+        CheckOptions {
+            dry_run: false,
+            locked: false,
+            allow_downgrade: false,
+            concurrency: 1,
+            now: "2026-06-01T00:00:00Z".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn added_then_unchanged_then_rebuilt() {
+        let image = image();
+        let a = "a".repeat(64);
+        let first = decide(
+            &image,
+            None,
+            None,
+            vec![cand("1", &a), cand("2", &a)],
+            &options(),
+        );
+        assert_eq!(first.outcome, Outcome::Added);
+        assert_eq!(first.to.as_deref(), Some("2"));
+        let lock = first.new_lock.clone().unwrap();
+        assert_eq!(lock.source_digest, catalog::source_digest(&image));
+        let text = lock::format::to_toml(&lock);
+        assert!(first.diff.unwrap().contains("+version = \"2\""));
+
+        let again = decide(
+            &image,
+            Some(&lock),
+            Some(&text),
+            vec![cand("2", &a)],
+            &options(),
+        );
+        assert_eq!(again.outcome, Outcome::Unchanged);
+        assert!(again.new_lock.is_none() && again.diff.is_none());
+
+        // Same version, new bytes: shown as a respin, not hidden.
+        let b = "b".repeat(64);
+        let respin = decide(
+            &image,
+            Some(&lock),
+            Some(&text),
+            vec![cand("2", &b)],
+            &options(),
+        );
+        assert_eq!(respin.outcome, Outcome::Rebuilt);
+        let diff = respin.diff.unwrap();
+        assert!(diff.contains(&format!("-sha256 = \"{a}\"")), "{diff}");
+        assert!(diff.contains(&format!("+sha256 = \"{b}\"")));
+    }
+
+    #[test]
+    fn empty_digest_downgrade_and_no_candidates_fail_without_a_lock() {
+        let image = image();
+        let empty = decide(&image, None, None, vec![cand("2", "")], &options());
+        assert_eq!(empty.outcome, Outcome::Failed);
+        assert!(empty.new_lock.is_none());
+        assert!(empty.error.unwrap().message.contains("no checksum"));
+
+        let a = "a".repeat(64);
+        let lock = decide(&image, None, None, vec![cand("3", &a)], &options())
+            .new_lock
+            .unwrap();
+        let down = decide(&image, Some(&lock), None, vec![cand("2", &a)], &options());
+        assert_eq!(down.outcome, Outcome::DowngradeRefused);
+        assert!(down.new_lock.is_none());
+        let mut allow = options();
+        allow.allow_downgrade = true;
+        let taken = decide(&image, Some(&lock), None, vec![cand("2", &a)], &allow);
+        assert_eq!(taken.outcome, Outcome::Updated);
+        assert!(taken.note.unwrap().contains("downgrade from 3"));
+
+        let none = decide(&image, Some(&lock), None, vec![], &options());
+        assert_eq!(none.outcome, Outcome::Failed);
+        assert_eq!(none.from.as_deref(), Some("3"));
+    }
 
     #[test]
     fn globs() {

@@ -109,7 +109,7 @@ impl Keyring {
 
     /// The primary fingerprints, upper-case hex.
     pub fn fingerprints(&self) -> Vec<String> {
-        self.keys.iter().map(|k| fingerprint(k)).collect()
+        self.keys.iter().map(fingerprint).collect()
     }
 
     fn describe(&self) -> String {
