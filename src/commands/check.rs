@@ -77,7 +77,18 @@ pub async fn run(
             )
         })?;
     }
-    let report = check::run(&images, &global.state, &fetcher, &options).await;
+    let lifecycle = crate::scs::lifecycle::load(&global.catalog).map_err(|diags| {
+        for d in &diags {
+            printer.error_text(&d.render());
+        }
+        error::refuse(
+            ExitStatus::Invalid,
+            "the lifecycle data is not valid",
+            "fix catalog/lifecycle.yaml as shown",
+        )
+    })?;
+    let mut report = check::run(&images, &global.state, &fetcher, &options).await;
+    report.notes = news(&images, &global.state, &report, &fetcher, &lifecycle, options.now).await;
     if printer.is_json() {
         printer.json(&report);
     } else {
@@ -91,7 +102,37 @@ pub async fn run(
         for e in &lines.errors {
             printer.error_text(e);
         }
+        for n in &report.notes {
+            printer.note(n);
+        }
         printer.status("Checked", &lines.summary);
     }
     Ok(report.exit_status(&options, args.detailed_exitcode))
+}
+
+/// Lifecycle and release news for the checked images: EOL warnings, upstreams that published
+/// nothing for longer than `replace_frequency`, and releases the catalog does not have.
+async fn news(
+    images: &[&catalog::Image],
+    state: &std::path::Path,
+    report: &check::CheckReport,
+    fetcher: &Fetcher,
+    lifecycle: &crate::scs::lifecycle::Lifecycle,
+    now: jiff::Timestamp,
+) -> Vec<String> {
+    // The newest upstream build date: this run's result, else the lockfile's.
+    let mut dates = std::collections::BTreeMap::new();
+    for image in images {
+        let date = report.images.get(&image.id).and_then(|r| r.build_date.clone()).or_else(|| {
+            crate::lock::store::read(state, &image.id).ok().flatten().map(|l| l.build.build_date)
+        });
+        if let Some(d) = date {
+            dates.insert(image.id.clone(), d);
+        }
+    }
+    let (lists, mut lines) = crate::upstream::news::fetch_release_lists(images, fetcher).await;
+    let notes = crate::scs::news::for_check(images, &dates, &lists, lifecycle, now, 8);
+    lines.iter_mut().for_each(|l| l.insert_str(0, "warning: "));
+    lines.extend(notes.lines());
+    lines
 }

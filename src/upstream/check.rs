@@ -124,6 +124,10 @@ pub struct CheckReport {
     pub summary: Summary,
     pub http: StatsSnapshot,
     pub dry_run: bool,
+    /// Lifecycle and release news (`error:`/`warning:`/`note:` lines): EOL dates, stale
+    /// upstreams, releases the catalog does not have yet. Informational: no effect on the exit.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -252,6 +256,7 @@ pub async fn run(
         summary,
         http: fetcher.stats().snapshot(),
         dry_run: options.dry_run || options.locked,
+        notes: Vec::new(),
     }
 }
 

@@ -26,6 +26,7 @@ pub mod error;
 pub mod fetch;
 pub mod generic;
 pub mod listing;
+pub mod news;
 pub mod select;
 pub mod signature;
 pub mod version;
