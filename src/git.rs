@@ -325,9 +325,14 @@ impl Repo {
         self.repo.find_remote(name).is_ok()
     }
 
-    /// Runs `git fetch <remote> <refspecs…>` (quiet, no prompts).
-    pub fn fetch(&self, remote: &str, refspecs: &[String]) -> anyhow::Result<()> {
-        let mut args = vec!["fetch", "--quiet", "--no-tags", "--prune", remote];
+    /// Runs `git fetch <remote> <refspecs…>` (quiet, no prompts); `prune` deletes local refs
+    /// in the refspecs' namespaces that the remote no longer has.
+    pub fn fetch(&self, remote: &str, refspecs: &[String], prune: bool) -> anyhow::Result<()> {
+        let mut args = vec!["fetch", "--quiet", "--no-tags"];
+        if prune {
+            args.push("--prune");
+        }
+        args.push(remote);
         args.extend(refspecs.iter().map(String::as_str));
         self.run_git(&args)
             .with_context(|| format!("cannot fetch proposals from the remote `{remote}`"))
