@@ -67,7 +67,10 @@ impl Repo {
         let start = if path.exists() {
             path.to_owned()
         } else {
-            path.parent().unwrap_or(Path::new(".")).to_owned()
+            path.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_owned()
         };
         let repo = Repository::discover(&start).hint_context(
             format!("`{}` is not inside a git repository", path.display()),
