@@ -26,6 +26,7 @@ pub struct Cli {
 
 /// Options every verb takes.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The catalog directory (`*.yaml`, written by people).
     #[arg(
@@ -191,7 +192,7 @@ pub struct ProposeArgs {
 #[derive(Debug, Clone, Args)]
 pub struct CloudArgs {
     /// The cloud in clouds.yaml (or `OS_CLOUD`); plain `OS_*` variables when neither is set.
-    #[arg(long, value_name = "NAME", env = "OS_CLOUD")]
+    #[arg(long, value_name = "NAME", env = "OS_CLOUD", hide_env_values = true)]
     pub cloud: Option<String>,
 }
 

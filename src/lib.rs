@@ -24,6 +24,8 @@ mod logging;
 pub mod openstack;
 pub mod output;
 pub mod propose;
+pub mod reconcile;
+pub mod scs;
 pub mod upstream;
 
 pub use commands::run;

@@ -6,15 +6,21 @@
 //! into the other, collecting *all* problems as [`Diagnostic`]s instead of stopping at the
 //! first. Code downstream of [`load`] never re-checks the catalog.
 
+pub mod load;
+pub mod presets;
 pub mod raw;
+mod resolve;
+pub mod suggest;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+pub use load::{load, load_from_strings};
 pub use raw::{
     Architecture, Channel, ContainerFormat, DiskFormat, OsPurpose, ReplaceFrequency, SignatureMode,
     Source, Transfer, Visibility,
 };
+pub use resolve::source_digest;
 
 use crate::diagnostic::Diagnostic;
 

@@ -1,13 +1,278 @@
-//! `image-crawler apply` (in progress on its own branch).
+//! `image-crawler apply`: bring Glance to the state of the lockfiles (see `reconcile`).
+
+use std::io::IsTerminal as _;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::exit::ExitStatus;
 use crate::output::Printer;
+use crate::reconcile::apply::{self, Event, Executor, NoProgress, Progress};
+use crate::reconcile::{Plan, render, shell};
+use crate::upstream::fetch::Fetcher;
 
 pub async fn run(
-    _global: &GlobalArgs,
-    _args: &ApplyArgs,
-    _printer: &Printer,
+    global: &GlobalArgs,
+    args: &ApplyArgs,
+    printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    Err(anyhow::anyhow!("`apply` is not implemented yet"))
+    let inputs = shell::load_inputs(global)?;
+    let targets = shell::targets(&inputs.catalog, &args.target)?;
+    let saved = match &args.plan {
+        None => None,
+        Some(path) => {
+            if targets.len() != 1 {
+                return Err(crate::error::refuse(
+                    ExitStatus::Invalid,
+                    "--plan applies the plan of ONE cloud",
+                    "pick the cloud with --cloud",
+                ));
+            }
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the plan `{}`", path.display()))?;
+            Some(
+                Plan::from_json(&text)
+                    .with_context(|| format!("`{}` is not a plan of this tool", path.display()))?,
+            )
+        }
+    };
+    let fetcher = fetcher(&inputs.catalog.mirrors, &args.upstream.mirrors)?;
+    let upstream = crate::http::client(&crate::http::ClientOptions {
+        read_timeout: Duration::from_secs(300),
+        ..Default::default()
+    })?;
+    let bars = (!printer.is_json() && !printer.quiet && std::io::stderr().is_terminal())
+        .then(Bars::default);
+    let progress: &dyn Progress = match &bars {
+        Some(b) => b,
+        None => &NoProgress,
+    };
+    let mut status = ExitStatus::Success;
+    for target in &targets {
+        let glance = shell::connect(target).await?;
+        let planned = shell::observe_and_plan(&glance, target, &inputs).await?;
+        let plan = match &saved {
+            None => planned.plan.clone(),
+            Some(saved) => {
+                check_fresh(saved, &planned.plan)?;
+                saved.clone()
+            }
+        };
+        for p in
+            shell::check_conformance(&planned, &plan, target, &inputs, args.allow_nonconforming)?
+        {
+            printer.warn(&format!("scs-0102 (allowed by --allow-nonconforming): {p}"));
+        }
+        apply::check_max_deletes(&plan, args.max_deletes).map_err(|m| {
+            crate::error::refuse(
+                ExitStatus::Refused,
+                m,
+                "review the deletions, then raise --max-deletes (or set rotation.delete: false)",
+            )
+        })?;
+        if printer.is_json() {
+            printer.json_line(&serde_json::json!({ "type": "plan", "plan": &plan }));
+        } else {
+            printer.data(&render::human(&plan));
+        }
+        if plan.is_empty() {
+            continue;
+        }
+        confirm(args.yes, printer)?;
+        let events = |e: &Event| report(printer, e);
+        let executor = Executor {
+            glance: &glance,
+            images: target.images.iter().map(|i| (i.id.clone(), *i)).collect(),
+            locks: &inputs.locks,
+            managed_tag: inputs.catalog.managed_tag(),
+            upstream: upstream.clone(),
+            fetcher: &fetcher,
+            concurrency: usize::from(args.concurrency),
+            wait: Default::default(),
+            events: &events,
+            progress,
+        };
+        let outcome = executor.run(&plan, &planned.observed).await;
+        let total = outcome.succeeded.len() + outcome.failed.len();
+        status = status.merge(ExitStatus::for_items(
+            ExitStatus::Success,
+            outcome.failed.len(),
+            0,
+            total,
+        ));
+        // Self-check: after a clean apply the next plan must be empty.
+        let after = shell::observe_and_plan(&glance, target, &inputs).await?;
+        if outcome.failed.is_empty() && !after.plan.is_empty() {
+            printer.warn(&format!(
+                "cloud {}: Glance still differs after apply ({}); run `plan` to see why",
+                target.label(),
+                render::summary_line(&after.plan.summary())
+            ));
+        } else if printer.is_json() {
+            printer.json_line(&serde_json::json!({ "type": "apply_finished", "cloud": target.label(), "outcome": outcome, "converged": after.plan.is_empty() }));
+        } else {
+            printer.status(
+                "Applied",
+                &format!(
+                    "cloud {}: {} image(s) done, {} failed",
+                    target.label(),
+                    outcome.succeeded.len(),
+                    outcome.failed.len()
+                ),
+            );
+        }
+    }
+    Ok(status)
+}
+
+/// A saved plan is executed only if it is exactly what would be planned now.
+fn check_fresh(saved: &Plan, fresh: &Plan) -> anyhow::Result<()> {
+    if saved.cloud != fresh.cloud {
+        return Err(crate::error::refuse(
+            ExitStatus::Refused,
+            format!("the plan is for cloud {}, not {}", saved.cloud, fresh.cloud),
+            "pass the --cloud the plan was made for",
+        ));
+    }
+    if saved.fingerprint != fresh.fingerprint || saved.changes != fresh.changes {
+        return Err(crate::error::refuse(
+            ExitStatus::Refused,
+            format!(
+                "the plan is stale: the catalog, the lockfiles or the images in Glance changed since it was made (fingerprint {} -> {})",
+                saved.fingerprint, fresh.fingerprint
+            ),
+            "run `image-crawler plan --out FILE` again and review it",
+        ));
+    }
+    Ok(())
+}
+
+fn confirm(yes: bool, printer: &Printer) -> anyhow::Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(crate::error::refuse(
+            ExitStatus::Refused,
+            "apply needs confirmation, and stdin is not a terminal",
+            "pass --yes (pipelines review the plan, then apply with --yes)",
+        ));
+    }
+    printer.note("Apply these changes? Only `yes` is accepted.");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if answer.trim() != "yes" {
+        return Err(crate::error::refuse(
+            ExitStatus::Refused,
+            "apply cancelled",
+            "answer `yes` to apply",
+        ));
+    }
+    Ok(())
+}
+
+fn fetcher(catalog: &[(String, String)], args: &[String]) -> anyhow::Result<Fetcher> {
+    let mut mirrors = catalog.to_vec();
+    for m in args {
+        let (from, to) = m.split_once('=').ok_or_else(|| {
+            crate::error::refuse(
+                ExitStatus::Invalid,
+                format!("--mirror `{m}` is not FROM=TO"),
+                "e.g. --mirror https://cloud-images.ubuntu.com/=http://mirror.local/ubuntu/",
+            )
+        })?;
+        mirrors.push((from.to_owned(), to.to_owned()));
+    }
+    let client = crate::http::client(&Default::default())?;
+    Ok(Fetcher::new(client, mirrors, Default::default()))
+}
+
+fn report(printer: &Printer, e: &Event) {
+    if printer.is_json() {
+        printer.json_line(e);
+        return;
+    }
+    match e {
+        Event::ImageCleanedUp {
+            image_id,
+            glance_id,
+            name,
+        } => printer.status("Cleaned", &format!("{image_id}: {name} ({glance_id})")),
+        Event::ImageImported {
+            image_id,
+            glance_id,
+            version,
+            bytes,
+            seconds,
+            verified,
+            ..
+        } => printer.status(
+            "Imported",
+            &format!(
+                "{image_id} {version} as {glance_id}: {} MiB in {seconds:.1} s; {verified}",
+                bytes / (1024 * 1024)
+            ),
+        ),
+        Event::ImageUpdated {
+            image_id,
+            glance_id,
+            fields,
+            ..
+        } => printer.status(
+            "Updated",
+            &format!("{image_id}: {glance_id} ({})", fields.join(", ")),
+        ),
+        Event::ImageRotated {
+            image_id,
+            glance_id,
+            name,
+        } => printer.status(
+            "Rotated",
+            &format!("{image_id}: {glance_id} is now {name:?}"),
+        ),
+        Event::ImageDeleted {
+            image_id,
+            glance_id,
+            name,
+        } => printer.status("Deleted", &format!("{image_id}: {name:?} ({glance_id})")),
+        Event::ImageKept {
+            image_id,
+            glance_id,
+            reason,
+            ..
+        } => printer.warn(&format!("{image_id}: kept {glance_id}: {reason}")),
+        Event::ImageFailed { error, .. } => printer.error_text(error),
+    }
+}
+
+/// Transfer bars on a terminal.
+#[derive(Default)]
+struct Bars {
+    multi: MultiProgress,
+}
+
+impl Progress for Bars {
+    fn start(&self, label: &str, total: Option<u64>) -> Box<dyn Fn(u64) + Send + Sync> {
+        self.multi.set_draw_target(ProgressDrawTarget::stderr());
+        let bar = match total {
+            Some(n) => ProgressBar::new(n),
+            None => ProgressBar::no_length(),
+        };
+        let style = ProgressStyle::with_template(
+            "{prefix:>20} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        let bar = self
+            .multi
+            .add(bar.with_style(style).with_prefix(label.to_owned()));
+        Box::new(move |n| {
+            bar.inc(n);
+            if bar.length().is_some_and(|l| bar.position() >= l) {
+                bar.finish_and_clear();
+            }
+        })
+    }
 }

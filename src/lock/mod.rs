@@ -8,6 +8,7 @@
 //! - written atomically (temp file + rename) and only when the bytes change.
 
 pub mod changes;
+pub mod consistency;
 pub mod format;
 pub mod store;
 

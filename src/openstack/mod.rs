@@ -1,5 +1,29 @@
 //! OBSERVED STATE: the OpenStack side (clouds.yaml, Keystone, Glance).
+//!
+//! - [`config`]: clouds.yaml + secure.yaml + `OS_*` -> [`CloudConfig`] (pure resolution).
+//! - [`keystone`]: [`Session`]: tokens, catalog, one re-auth on 401.
+//! - [`glance`]: [`Glance`]: the image API v2 client; [`glance::patch`] builds the one
+//!   JSON-patch per image; [`glance::wait`] judges import progress.
+//! - [`image`]: [`GlanceImage`], the observed value the pure core works on.
+//!
+//! Secrets are [`Secret`]s everywhere and never printed or logged.
 
+pub mod config;
+pub mod error;
+pub mod glance;
 pub mod image;
+pub mod keystone;
+pub mod secret;
 
+pub use config::CloudConfig;
+pub use error::{ConfigError, Error};
+pub use glance::{ExpectedHash, Glance, Hidden, ImportMethod, ListFilter, NewImage, WaitPolicy};
 pub use image::GlanceImage;
+pub use keystone::Session;
+pub use secret::Secret;
+
+/// Resolves the cloud (`--cloud` / `OS_CLOUD`, else `OS_*`) and connects to its Glance.
+pub async fn connect(cloud: Option<&str>) -> Result<Glance, Error> {
+    let config = config::load(cloud)?;
+    Glance::connect(config).await
+}

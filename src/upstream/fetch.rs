@@ -5,12 +5,22 @@
 //! - Retries: transient failures (5xx, 429, timeouts) are retried with backoff.
 //! - Optional files: [`Fetcher::get_optional`] maps 404/410 to `None` (signatures that a
 //!   distributor may or may not publish).
+//! - Conditional requests: with a cache directory ([`Fetcher::with_cache`]), the ETag /
+//!   Last-Modified of each response are kept beside its body, and the next request for the
+//!   same URL sends If-None-Match / If-Modified-Since; a 304 is answered from the cache, so
+//!   an unchanged upstream costs small 304s. Validators never reach lockfiles.
+//! - Per-request timeout ([`Fetcher::with_timeout`]); a timeout is retried like a 5xx.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::Method;
+use reqwest::header::{ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
 use crate::http::{self, HttpError, RetryPolicy};
 
@@ -37,13 +47,55 @@ pub struct Fetcher {
     mirrors: Arc<Vec<(String, String)>>,
     retry: RetryPolicy,
     stats: Arc<Stats>,
+    /// Where validators and bodies of earlier responses are kept; `None` disables.
+    cache: Option<Arc<PathBuf>>,
+    timeout: Option<Duration>,
 }
 
 /// Counters of what a run moved (for `check -v` and the benchmark).
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// Requests sent, retries included.
     pub requests: AtomicU64,
+    /// Body bytes received over the network (304s and cache hits add nothing).
     pub bytes: AtomicU64,
+    /// Responses that were 304 Not Modified.
+    pub not_modified: AtomicU64,
+}
+
+/// A copy of [`Stats`] at one moment, for reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StatsSnapshot {
+    pub requests: u64,
+    pub bytes: u64,
+    pub not_modified: u64,
+}
+
+impl Stats {
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            requests: self.requests.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+            not_modified: self.not_modified.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The validators of a cached response.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct CacheMeta {
+    url: String,
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+/// The default cache directory: `$IMAGE_CRAWLER_CACHE_DIR`, else
+/// `<user cache dir>/image-crawler/http`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("IMAGE_CRAWLER_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
+    dirs::cache_dir().map(|d| d.join("image-crawler").join("http"))
 }
 
 impl Fetcher {
@@ -58,7 +110,21 @@ impl Fetcher {
             mirrors: Arc::new(mirrors),
             retry,
             stats: Arc::default(),
+            cache: None,
+            timeout: None,
         }
+    }
+
+    /// Keeps validators and bodies in `dir` and sends conditional requests.
+    pub fn with_cache(mut self, dir: PathBuf) -> Self {
+        self.cache = Some(Arc::new(dir));
+        self
+    }
+
+    /// Bounds every single request (connect to last body byte).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// The URL actually requested for an upstream URL.
@@ -93,15 +159,45 @@ impl Fetcher {
         absent: &[u16],
     ) -> Result<Option<Fetched>, HttpError> {
         let url = self.effective_url(upstream_url);
+        let cache = self.cache.as_deref().map(|dir| CacheEntry::new(dir, &url));
         let result = http::retry(self.retry, || async {
+            // Re-read per attempt: a cached body may only be used with its own validators.
+            let cached = cache.as_ref().and_then(CacheEntry::load);
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
-            let resp = self
-                .client
-                .get(&url)
+            let mut req = self.client.get(&url);
+            if let Some(timeout) = self.timeout {
+                req = req.timeout(timeout);
+            }
+            if let Some((meta, _)) = &cached {
+                if let Some(etag) = &meta.etag {
+                    req = req.header(IF_NONE_MATCH, etag);
+                }
+                if let Some(lm) = &meta.last_modified {
+                    req = req.header(IF_MODIFIED_SINCE, lm);
+                }
+            }
+            let resp = req
                 .send()
                 .await
                 .map_err(|e| HttpError::from_reqwest(&Method::GET, &url, &e))?;
+            if resp.status() == reqwest::StatusCode::NOT_MODIFIED
+                && let Some((_, body)) = cached
+            {
+                self.stats.not_modified.fetch_add(1, Ordering::Relaxed);
+                return Ok(body);
+            }
             let resp = http::check(&Method::GET, &url, resp).await?;
+            let header = |name| {
+                resp.headers()
+                    .get(name)
+                    .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let meta = CacheMeta {
+                url: http::redact_url(&url),
+                etag: header(ETAG),
+                last_modified: header(LAST_MODIFIED),
+            };
             let body = resp
                 .bytes()
                 .await
@@ -109,6 +205,9 @@ impl Fetcher {
             self.stats
                 .bytes
                 .fetch_add(body.len() as u64, Ordering::Relaxed);
+            if let Some(entry) = &cache {
+                entry.store(&meta, &body);
+            }
             Ok(body)
         })
         .await;
@@ -121,6 +220,62 @@ impl Fetcher {
             Err(e) => Err(e),
         }
     }
+}
+
+/// The two cache files of one URL: `<sha256(url)>.json` (validators) and `.body`.
+struct CacheEntry {
+    meta: PathBuf,
+    body: PathBuf,
+}
+
+impl CacheEntry {
+    fn new(dir: &Path, url: &str) -> Self {
+        let key = hex::encode(sha2::Sha256::digest(url.as_bytes()));
+        Self {
+            meta: dir.join(format!("{key}.json")),
+            body: dir.join(format!("{key}.body")),
+        }
+    }
+
+    /// The validators and body, when both are there and consistent.
+    fn load(&self) -> Option<(CacheMeta, Bytes)> {
+        let meta: CacheMeta = serde_json::from_slice(&std::fs::read(&self.meta).ok()?).ok()?;
+        if meta.etag.is_none() && meta.last_modified.is_none() {
+            return None;
+        }
+        let body = std::fs::read(&self.body).ok()?;
+        Some((meta, Bytes::from(body)))
+    }
+
+    /// Best effort: a cache that cannot be written only costs bandwidth next time.
+    fn store(&self, meta: &CacheMeta, body: &[u8]) {
+        let result = (|| -> std::io::Result<()> {
+            if meta.etag.is_none() && meta.last_modified.is_none() {
+                // Nothing to revalidate with; drop a stale entry.
+                let _ = std::fs::remove_file(&self.meta);
+                return Ok(());
+            }
+            let dir = self.meta.parent().unwrap_or(Path::new("."));
+            std::fs::create_dir_all(dir)?;
+            // Body first, then validators: a crash in between leaves validators of the old
+            // body absent (rather than paired with a new body).
+            let _ = std::fs::remove_file(&self.meta);
+            write_atomic(dir, &self.body, body)?;
+            write_atomic(dir, &self.meta, &serde_json::to_vec(meta)?)?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            tracing::debug!(path = %self.meta.display(), error = %e, "cannot write the HTTP cache");
+        }
+    }
+}
+
+fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 fn unreachable_not_found(url: &str) -> HttpError {

@@ -8,10 +8,32 @@
 //! All fetching goes through [`Fetcher`], which rewrites URLs through the mirrors (the
 //! candidate keeps the upstream URL), retries transient failures and counts what it moved.
 
+//! ## Contract with the per-distribution modules (`distro/`, the distros branch)
+//!
+//! `src/upstream/distro/mod.rs` provides
+//! `pub async fn discover(image: &Image, fetcher: &Fetcher) -> Result<Vec<Candidate>, DiscoverError>`
+//! for every distribution kind of [`crate::catalog::Source`] (all builds it found, any
+//! order; [`select`] applies the catalog's version policy and picks the newest). The
+//! generic kinds (`checksum-dir`, `github-release`, `static`) live in [`generic`]; the
+//! dispatcher is [`discover`]. Building blocks: [`checksums`], [`version`], [`listing`],
+//! [`signature`], [`error`].
+
+pub mod check;
+pub mod checksums;
+pub mod discover;
+pub mod distro;
+pub mod error;
 pub mod fetch;
+pub mod generic;
+pub mod listing;
+pub mod select;
+pub mod signature;
+pub mod version;
 
 use std::collections::BTreeMap;
 
+pub use discover::discover;
+pub use error::DiscoverError;
 pub use fetch::{Fetched, Fetcher};
 
 use crate::lock::{HashAlgorithm, SignatureStatus};

@@ -1,0 +1,193 @@
+//! Reading `catalog/*.yaml` into a [`Catalog`], collecting every problem.
+//!
+//! The only file I/O of the catalog. Parsing is strict: unknown keys, wrong types, duplicate
+//! keys and YAML 1.1 booleans (`yes`, `on`) are errors with `file:line:col`, the offending line
+//! and, where the mistake looks like a typo, a "did you mean". A file that does not parse
+//! still lets the others be checked, so one run shows everything.
+
+use std::path::{Path, PathBuf};
+
+use super::raw::CatalogFile;
+use super::{Catalog, LoadResult, resolve, suggest};
+use crate::diagnostic::{self, Diagnostic};
+
+/// A parsed catalog file with its text (for snippets in later diagnostics).
+pub(super) struct Parsed {
+    pub path: PathBuf,
+    pub text: String,
+    pub file: CatalogFile,
+}
+
+/// Loads and validates every `*.yaml`/`*.yml` file directly in `dir`.
+pub fn load(dir: &Path) -> LoadResult {
+    let display_dir = diagnostic::display_path(dir);
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            return Err(vec![
+                Diagnostic::error(
+                    &display_dir,
+                    0,
+                    0,
+                    format!("cannot read the catalog directory: {e}"),
+                )
+                .with_hint("pass the catalog directory with `--catalog DIR` (default `./catalog`)"),
+            ]);
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+        })
+        .collect();
+    paths.sort();
+    if paths.is_empty() {
+        return Err(vec![
+            Diagnostic::error(&display_dir, 0, 0, "the catalog directory has no `*.yaml` files")
+                .with_hint("create one, e.g. `catalog/ubuntu.yaml` with an `images:` list (see docs/catalog.md)"),
+        ]);
+    }
+
+    let mut diags = Vec::new();
+    let mut parsed = Vec::new();
+    for path in paths {
+        let shown = diagnostic::display_path(&path);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => match parse_file(&shown, &text) {
+                Ok(file) => parsed.push(Parsed {
+                    path: shown,
+                    text,
+                    file,
+                }),
+                Err(d) => diags.push(d),
+            },
+            Err(e) => diags.push(Diagnostic::error(
+                &shown,
+                0,
+                0,
+                format!("cannot read the file: {e}"),
+            )),
+        }
+    }
+    let result = resolve::resolve(dir, &parsed);
+    match result {
+        Ok(catalog) if diags.is_empty() => Ok(catalog),
+        Ok(_) => {
+            diagnostic::sort(&mut diags);
+            Err(diags)
+        }
+        Err(more) => {
+            diags.extend(more);
+            diagnostic::sort(&mut diags);
+            Err(diags)
+        }
+    }
+}
+
+/// Loads a catalog from in-memory files (for tests and tools): `(name, text)` pairs.
+pub fn load_from_strings(dir: &Path, files: &[(&str, &str)]) -> Result<Catalog, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let mut parsed = Vec::new();
+    for (name, text) in files {
+        let path = PathBuf::from(name);
+        match parse_file(&path, text) {
+            Ok(file) => parsed.push(Parsed {
+                path,
+                text: (*text).to_owned(),
+                file,
+            }),
+            Err(d) => diags.push(d),
+        }
+    }
+    match resolve::resolve(dir, &parsed) {
+        Ok(c) if diags.is_empty() => Ok(c),
+        Ok(_) => Err(diags),
+        Err(more) => {
+            diags.extend(more);
+            diagnostic::sort(&mut diags);
+            Err(diags)
+        }
+    }
+}
+
+/// The YAML options every catalog file is read with.
+fn options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        strict_booleans: true,
+        with_snippet: false,
+    }
+}
+
+/// Parses one file; a syntax or type error becomes one diagnostic with its place.
+#[allow(clippy::result_large_err)] // one diagnostic per file, built once: size does not matter
+fn parse_file(path: &Path, text: &str) -> Result<CatalogFile, Diagnostic> {
+    if text.trim().is_empty()
+        || text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        // An empty file is a valid (empty) catalog file, e.g. a placeholder.
+        return Ok(CatalogFile {
+            settings: None,
+            defaults: None,
+            images: Vec::new(),
+        });
+    }
+    serde_saphyr::from_str_with_options::<CatalogFile>(text, options())
+        .map_err(|e| yaml_diagnostic(path, text, &e))
+}
+
+/// Turns a serde-saphyr error into a diagnostic with a hint.
+pub(crate) fn yaml_diagnostic(path: &Path, text: &str, err: &serde_saphyr::Error) -> Diagnostic {
+    let (line, column) = err.location().map_or((0, 0), |l| (l.line(), l.column()));
+    let message = strip_location(&err.to_string());
+    let (message, hint, width) = suggest::explain(&message, text, line, column);
+    let mut d = Diagnostic::error(path, line, column, message)
+        .with_width(width)
+        .with_source(text);
+    if let Some(h) = hint {
+        d = d.with_hint(h);
+    }
+    d
+}
+
+/// serde-saphyr prefixes messages with `line L column C: `; we show the place separately.
+fn strip_location(message: &str) -> String {
+    let first = message.lines().next().unwrap_or("").trim();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let mut msg = first;
+    if let Some(rest) = msg.strip_prefix("line ")
+        && let Some(idx) = rest.find(": ")
+        && rest[..idx].contains("column")
+    {
+        msg = &rest[idx + 2..];
+    }
+    // ... and sometimes suffixes ` at line L, column C`.
+    if let Some(idx) = msg.rfind(" at line ")
+        && msg[idx..].contains("column")
+    {
+        msg = &msg[..idx];
+    }
+    msg.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_the_location_prefix() {
+        assert_eq!(
+            strip_location("line 3 column 5: unknown field `x`"),
+            "unknown field `x`"
+        );
+        assert_eq!(strip_location("error: line 3 column 5: bad"), "bad");
+        assert_eq!(strip_location("no place here"), "no place here");
+        assert_eq!(
+            strip_location("unknown field `x`, expected one of a, b at line 3, column 5"),
+            "unknown field `x`, expected one of a, b"
+        );
+    }
+}

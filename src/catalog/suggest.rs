@@ -1,0 +1,149 @@
+//! Hints for catalog mistakes: "did you mean", and what to write instead.
+
+/// Edit distance (Levenshtein) between two short strings.
+pub fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for (i, ca) in a.chars().enumerate() {
+        cur[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j + 1] + 1).min(cur[j] + 1).min(prev[j] + cost);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+/// The closest candidate, if it is close enough to be a likely typo.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(2);
+    candidates
+        .into_iter()
+        .map(|c| (distance(&word.to_lowercase(), &c.to_lowercase()), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)))
+        .map(|(_, c)| c)
+}
+
+/// Backticked words in a serde message: "unknown field `x`, expected one of `a`, `b`".
+fn backticked(message: &str) -> Vec<&str> {
+    message.split('`').skip(1).step_by(2).collect()
+}
+
+/// Puts backticks around the names in "expected one of a, b, c" (serde-saphyr leaves them
+/// bare), so every message quotes literals the same way.
+fn quote_expected(message: &str) -> String {
+    const MARK: &str = "expected one of ";
+    let Some(idx) = message.find(MARK) else {
+        return message.to_owned();
+    };
+    let (head, list) = message.split_at(idx + MARK.len());
+    if list.starts_with('`') {
+        return message.to_owned();
+    }
+    let quoted: Vec<String> = list
+        .split(", ")
+        .map(|w| format!("`{}`", w.trim()))
+        .collect();
+    format!("{head}{}", quoted.join(", "))
+}
+
+/// Rewrites a parser message into (message, hint, underline width).
+pub fn explain(
+    message: &str,
+    text: &str,
+    line: u64,
+    column: u64,
+) -> (String, Option<String>, usize) {
+    let width = token_width(text, line, column);
+    let message = &quote_expected(message);
+    let words = backticked(message);
+    let lower = message.to_lowercase();
+    let hint = if lower.starts_with("unknown field") || lower.starts_with("unknown variant") {
+        let (what, rest) = words.split_first().map_or(("", &[][..]), |(w, r)| (*w, r));
+        let kind = if lower.starts_with("unknown field") {
+            "keys"
+        } else {
+            "values"
+        };
+        match closest(what, rest.iter().copied()) {
+            Some(c) => Some(format!("did you mean `{c}`?")),
+            None if rest.is_empty() => None,
+            None => Some(format!("allowed {kind} here: {}", rest.join(", "))),
+        }
+    } else if lower.starts_with("missing field") {
+        words
+            .first()
+            .map(|w| format!("add `{w}:` to this entry (see docs/catalog.md)"))
+    } else if lower.contains("duplicate") {
+        Some(
+            "each key may appear only once in a mapping; remove or merge the repeated one"
+                .to_owned(),
+        )
+    } else if lower.contains("boolean") || lower.contains("expected a boolean") {
+        Some(
+            "write `true` or `false` (YAML 1.1 words such as `yes`/`on` are not accepted)"
+                .to_owned(),
+        )
+    } else if lower.contains("invalid type") && lower.contains("expected a string") {
+        Some("quote the value, e.g. `\"24.04\"`: YAML reads unquoted numbers as numbers".to_owned())
+    } else if lower.contains("invalid type") {
+        Some("check the value's type against docs/catalog.md".to_owned())
+    } else if lower.contains("tab") {
+        Some("indent with spaces, not tabs".to_owned())
+    } else {
+        None
+    };
+    (message.to_owned(), hint, width)
+}
+
+/// The length of the identifier-like token at `line:column` (for the underline).
+fn token_width(text: &str, line: u64, column: u64) -> usize {
+    let Some(l) = usize::try_from(line)
+        .ok()
+        .and_then(|l| l.checked_sub(1))
+        .and_then(|l| text.lines().nth(l))
+    else {
+        return 1;
+    };
+    let start = usize::try_from(column.max(1) - 1).unwrap_or(0);
+    let w = l
+        .chars()
+        .skip(start)
+        .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '"' | '\''))
+        .count();
+    w.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_typos() {
+        assert_eq!(
+            closest("os_distor", ["os_distro", "os_version"]),
+            Some("os_distro")
+        );
+        assert_eq!(
+            closest("publik", ["public", "private", "community"]),
+            Some("public")
+        );
+        assert_eq!(closest("zzzzzz", ["public", "private"]), None);
+        assert_eq!(distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn explains_unknown_field() {
+        let (_, hint, width) = explain(
+            "unknown field `enabeld`, expected one of `id`, `name`, `enabled`",
+            "images:\n  - enabeld: true\n",
+            2,
+            5,
+        );
+        assert_eq!(hint.as_deref(), Some("did you mean `enabled`?"));
+        assert_eq!(width, 7);
+    }
+}

@@ -1,0 +1,629 @@
+//! The planner: a PURE function from catalog + lockfiles + observed Glance images to a [`Plan`].
+//!
+//! Per catalog image (its lockfile gives the wanted version):
+//! - leftover temporary images (`image-crawler-tmp-…`) and managed images stuck in a
+//!   non-active state (`queued`, `saving`, `importing`, `uploading`, `killed`) → `Cleanup`;
+//! - no active managed image carries the locked version → `Import`;
+//! - the current image's metadata differs from the desired metadata → `UpdateMetadata`, one
+//!   [`FieldDiff`] per field (drift and catalog changes look the same);
+//! - every other managed image is an *old generation*: kept ones are rotated (`Rotate` while
+//!   they still look current, `UpdateMetadata` when a rotated one drifted), the ones beyond
+//!   retention are deleted when the catalog allows it (`Delete`, or `Keep` when protected).
+//!
+//! Rotated names are `<Name> YYYYMMDD` from the old image's own `image_build_date`; when two old
+//! builds share a date the later-created ones get `<Name> YYYYMMDD-2`, `-3`, … An image that
+//! already carries a valid rotated name for its date keeps it, so names never shuffle.
+//!
+//! Retention keeps `max(rotation.keep, N-1)` old images where `uuid_validity: last-N` (the N
+//! includes the current image, as scs-0102 counts "the last N images"); `forever` or a date
+//! not yet passed keeps everything.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+
+use super::{
+    Action, Change, FieldDiff, MANAGED_KEYS_PROPERTY, MANAGED_TAGS_PROPERTY, PLAN_FORMAT_VERSION,
+    Plan, TMP_PREFIX,
+};
+use crate::catalog::{ID_PROPERTY, Image, VERSION_PROPERTY, presets};
+use crate::lock::LockedImage;
+use crate::openstack::GlanceImage;
+use crate::openstack::image::is_server_owned;
+
+/// Property keys the tool always sets (never listed in [`MANAGED_KEYS_PROPERTY`]: they are
+/// never removed).
+pub const TOOL_KEYS: &[&str] = &[
+    "architecture",
+    "image_source",
+    "image_build_date",
+    ID_PROPERTY,
+    VERSION_PROPERTY,
+    MANAGED_KEYS_PROPERTY,
+    MANAGED_TAGS_PROPERTY,
+];
+
+/// Statuses of an image whose import failed or was interrupted.
+const FAILED_STATUSES: &[&str] = &["queued", "saving", "importing", "uploading", "killed"];
+
+/// What the planner needs besides the data.
+#[derive(Debug, Clone)]
+pub struct PlanContext {
+    /// The `clouds.yaml` name.
+    pub cloud: String,
+    /// The `managed_by_<vendor>` tag.
+    pub managed_tag: String,
+    /// The planning time: `uuid_validity: YYYY-MM-DD` is compared with its UTC date, and
+    /// images to be imported get it as `created_at` in the planned state.
+    pub now: jiff::Timestamp,
+}
+
+impl PlanContext {
+    /// Today (UTC).
+    pub fn today(&self) -> jiff::civil::Date {
+        self.now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date()
+    }
+}
+
+/// The metadata a current image should have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Desired {
+    pub name: String,
+    pub visibility: String,
+    pub hidden: bool,
+    pub protected: bool,
+    pub min_disk: u64,
+    pub min_ram: u64,
+    pub disk_format: String,
+    pub container_format: String,
+    pub tags: BTreeSet<String>,
+    pub properties: BTreeMap<String, String>,
+}
+
+/// The desired metadata of the current image of `image` at the locked build.
+pub fn desired(image: &Image, lock: &LockedImage, managed_tag: &str) -> Desired {
+    let g = &image.glance;
+    let declared: BTreeMap<String, String> = g
+        .properties
+        .iter()
+        .filter(|(k, _)| !is_server_owned(k) && !TOOL_KEYS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut declared = declared;
+    // Presets that follow the newest release take `os_version` from the locked build.
+    if !declared.contains_key("os_version")
+        && presets::os_version_from_lock(&image.source)
+        && let Some(v) = presets::os_version_of(&image.source, &lock.build.version)
+    {
+        declared.insert("os_version".into(), v);
+    }
+    let mut properties = declared.clone();
+    properties.insert(
+        MANAGED_KEYS_PROPERTY.into(),
+        join(declared.keys().map(String::as_str)),
+    );
+    let declared_tags: BTreeSet<String> = g
+        .tags
+        .iter()
+        .filter(|t| *t != managed_tag)
+        .cloned()
+        .collect();
+    properties.insert(
+        MANAGED_TAGS_PROPERTY.into(),
+        join(declared_tags.iter().map(String::as_str)),
+    );
+    properties.insert("architecture".into(), image.architecture.as_str().into());
+    properties.insert("image_source".into(), lock.build.url.clone());
+    properties.insert("image_build_date".into(), lock.build.build_date.clone());
+    properties.insert(ID_PROPERTY.into(), image.id.clone());
+    properties.insert(VERSION_PROPERTY.into(), lock.build.version.clone());
+    let mut tags = declared_tags;
+    tags.insert(managed_tag.to_owned());
+    Desired {
+        name: image.name.clone(),
+        visibility: g.visibility.as_str().into(),
+        hidden: false,
+        protected: g.protected,
+        min_disk: u64::from(g.min_disk),
+        min_ram: u64::from(g.min_ram),
+        disk_format: g.disk_format.as_str().into(),
+        container_format: g.container_format.as_str().into(),
+        tags,
+        properties,
+    }
+}
+
+impl Desired {
+    /// The image as it will look once imported (for checks of the planned state).
+    pub fn to_image(&self, id: &str) -> GlanceImage {
+        GlanceImage {
+            id: id.into(),
+            name: self.name.clone(),
+            status: "active".into(),
+            visibility: self.visibility.clone(),
+            hidden: self.hidden,
+            protected: self.protected,
+            disk_format: Some(self.disk_format.clone()),
+            container_format: Some(self.container_format.clone()),
+            min_disk: self.min_disk,
+            min_ram: self.min_ram,
+            size: None,
+            virtual_size: None,
+            os_hash_algo: None,
+            os_hash_value: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+            owner: None,
+            tags: self.tags.clone(),
+            properties: self.properties.clone(),
+        }
+    }
+}
+
+fn join<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    items.collect::<Vec<_>>().join(",")
+}
+
+fn split_list(value: Option<&String>) -> BTreeSet<String> {
+    value
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The field diffs turning `obs` into `want` (only what the tool owns).
+pub fn diff_metadata(obs: &GlanceImage, want: &Desired) -> Vec<FieldDiff> {
+    let mut d = Vec::new();
+    let mut field = |name: &str, before: String, after: String| {
+        if before != after {
+            d.push(FieldDiff::new(name, Some(before), Some(after)));
+        }
+    };
+    field("name", obs.name.clone(), want.name.clone());
+    field(
+        "visibility",
+        obs.visibility.clone(),
+        want.visibility.clone(),
+    );
+    field("os_hidden", obs.hidden.to_string(), want.hidden.to_string());
+    field(
+        "protected",
+        obs.protected.to_string(),
+        want.protected.to_string(),
+    );
+    field(
+        "min_disk",
+        obs.min_disk.to_string(),
+        want.min_disk.to_string(),
+    );
+    field("min_ram", obs.min_ram.to_string(), want.min_ram.to_string());
+    for (k, v) in &want.properties {
+        if obs.properties.get(k) != Some(v) {
+            d.push(FieldDiff::new(
+                format!("property:{k}"),
+                obs.properties.get(k).cloned(),
+                Some(v.clone()),
+            ));
+        }
+    }
+    for k in split_list(obs.properties.get(MANAGED_KEYS_PROPERTY)) {
+        if !want.properties.contains_key(&k)
+            && !is_server_owned(&k)
+            && !TOOL_KEYS.contains(&k.as_str())
+            && let Some(v) = obs.properties.get(&k)
+        {
+            d.push(FieldDiff::new(
+                format!("property:{k}"),
+                Some(v.clone()),
+                None,
+            ));
+        }
+    }
+    for t in want.tags.difference(&obs.tags) {
+        d.push(FieldDiff::new(format!("tag:{t}"), None, Some(t.clone())));
+    }
+    for t in split_list(obs.properties.get(MANAGED_TAGS_PROPERTY)) {
+        if !want.tags.contains(&t) && obs.tags.contains(&t) {
+            d.push(FieldDiff::new(format!("tag:{t}"), Some(t.clone()), None));
+        }
+    }
+    d
+}
+
+/// Applies diffs to an image value (the planned state, and the tag list of a patch).
+pub fn apply_diffs(img: &mut GlanceImage, diffs: &[FieldDiff]) {
+    for d in diffs {
+        let after = d.after.clone();
+        match d.field.as_str() {
+            "name" => img.name = after.unwrap_or_default(),
+            "visibility" => img.visibility = after.unwrap_or_default(),
+            "os_hidden" => img.hidden = after.as_deref() == Some("true"),
+            "protected" => img.protected = after.as_deref() == Some("true"),
+            "min_disk" => img.min_disk = after.and_then(|v| v.parse().ok()).unwrap_or(0),
+            "min_ram" => img.min_ram = after.and_then(|v| v.parse().ok()).unwrap_or(0),
+            f => {
+                if let Some(k) = f.strip_prefix("property:") {
+                    match after {
+                        Some(v) => img.properties.insert(k.to_owned(), v),
+                        None => img.properties.remove(k),
+                    };
+                } else if let Some(t) = f.strip_prefix("tag:") {
+                    if after.is_some() {
+                        img.tags.insert(t.to_owned());
+                    } else {
+                        img.tags.remove(t);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The build date of an image as `YYYYMMDD` (its `image_build_date`, else its creation date).
+fn date_token(img: &GlanceImage) -> String {
+    let raw = img
+        .properties
+        .get("image_build_date")
+        .map(String::as_str)
+        .unwrap_or(&img.created_at);
+    raw.chars().take(10).filter(char::is_ascii_digit).collect()
+}
+
+/// Assigns rotated names to old images (stable: valid existing names are kept).
+fn rotated_names(stable: &str, olds: &[&GlanceImage]) -> BTreeMap<String, String> {
+    let mut by_age: Vec<&GlanceImage> = olds.to_vec();
+    by_age.sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
+    let candidate = |img: &GlanceImage, k: u32| {
+        let base = format!("{stable} {}", date_token(img));
+        if k <= 1 { base } else { format!("{base}-{k}") }
+    };
+    let mut taken: BTreeSet<String> = BTreeSet::new();
+    let mut names = BTreeMap::new();
+    for img in &by_age {
+        let valid = (1..=by_age.len() as u32 + 1).any(|k| candidate(img, k) == img.name);
+        if valid && taken.insert(img.name.clone()) {
+            names.insert(img.id.clone(), img.name.clone());
+        }
+    }
+    for img in &by_age {
+        if names.contains_key(&img.id) {
+            continue;
+        }
+        let name = (1..)
+            .map(|k| candidate(img, k))
+            .find(|n| !taken.contains(n))
+            .expect("an unbounded range finds a free name");
+        taken.insert(name.clone());
+        names.insert(img.id.clone(), name);
+    }
+    names
+}
+
+/// What `uuid_validity` promises for old images.
+#[derive(Debug, PartialEq, Eq)]
+enum Validity {
+    /// No promise beyond the catalog's `keep`.
+    Free,
+    /// Keep at least this many old images.
+    LastOld(u32),
+    /// Keep every old image.
+    All,
+}
+
+fn validity(value: Option<&String>, today: jiff::civil::Date) -> Validity {
+    let Some(v) = value.map(|v| v.trim()) else {
+        return Validity::Free;
+    };
+    if v == "forever" {
+        return Validity::All;
+    }
+    if let Some(n) = v.strip_prefix("last-").and_then(|n| n.parse::<u32>().ok()) {
+        return Validity::LastOld(n.saturating_sub(1));
+    }
+    if let Ok(date) = v.parse::<jiff::civil::Date>() {
+        return if date >= today {
+            Validity::All
+        } else {
+            Validity::Free
+        };
+    }
+    Validity::Free
+}
+
+/// The rotation diffs of an old image.
+fn rotation_diffs(old: &GlanceImage, new_name: &str, image: &Image) -> Vec<FieldDiff> {
+    let r = &image.rotation;
+    let mut d = Vec::new();
+    if r.rename && old.name != new_name {
+        d.push(FieldDiff::new(
+            "name",
+            Some(old.name.clone()),
+            Some(new_name.into()),
+        ));
+    }
+    if r.hide && !old.hidden {
+        d.push(FieldDiff::new(
+            "os_hidden",
+            Some("false".into()),
+            Some("true".into()),
+        ));
+    }
+    if let Some(v) = r.visibility
+        && old.visibility != v.as_str()
+    {
+        d.push(FieldDiff::new(
+            "visibility",
+            Some(old.visibility.clone()),
+            Some(v.as_str().into()),
+        ));
+    }
+    if r.mark_oldgeneric && old.properties.get("os_purpose").map(String::as_str) == Some("generic")
+    {
+        d.push(FieldDiff::new(
+            "property:os_purpose",
+            Some("generic".into()),
+            Some("oldgeneric".into()),
+        ));
+    }
+    d
+}
+
+/// Plans one cloud. `catalog_images` are the enabled images this target gets (with target
+/// overrides applied); images without a lockfile are skipped (the caller reports them).
+pub fn plan(
+    catalog_images: &[&Image],
+    locks: &BTreeMap<String, LockedImage>,
+    observed: &[GlanceImage],
+    ctx: &PlanContext,
+) -> Plan {
+    let mut changes = Vec::new();
+    for image in catalog_images {
+        if let Some(lock) = locks.get(&image.id) {
+            let mine: Vec<&GlanceImage> = observed
+                .iter()
+                .filter(|g| g.catalog_id() == Some(image.id.as_str()))
+                .collect();
+            plan_image(image, lock, &mine, ctx, &mut changes);
+        }
+    }
+    let mut p = Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        cloud: ctx.cloud.clone(),
+        fingerprint: fingerprint(catalog_images, locks, observed, ctx),
+        changes,
+    };
+    p.sort();
+    p
+}
+
+fn plan_image(
+    image: &Image,
+    lock: &LockedImage,
+    mine: &[&GlanceImage],
+    ctx: &PlanContext,
+    out: &mut Vec<Change>,
+) {
+    let want = desired(image, lock, &ctx.managed_tag);
+    let version = &lock.build.version;
+    let change = |action, g: &GlanceImage, reason: String, details| Change {
+        image_id: image.id.clone(),
+        action,
+        glance_id: Some(g.id.clone()),
+        name: g.name.clone(),
+        version: g.properties.get(VERSION_PROPERTY).cloned(),
+        reason,
+        details,
+    };
+
+    let mut live: Vec<&GlanceImage> = Vec::new();
+    for g in mine {
+        if g.name.starts_with(TMP_PREFIX) {
+            let reason = format!(
+                "leftover temporary image of an interrupted apply ({})",
+                g.status
+            );
+            out.push(change(Action::Cleanup, g, reason, vec![]));
+        } else if FAILED_STATUSES.contains(&g.status.as_str()) {
+            let reason = format!("failed import, stuck in status {}", g.status);
+            out.push(change(Action::Cleanup, g, reason, vec![]));
+        } else if g.status == "active" || g.status == "deactivated" {
+            live.push(g);
+        }
+        // `deleted` / `pending_delete` are on their way out: nothing to do.
+    }
+
+    // The current image: active, of the locked version; the stable name and visibility break ties.
+    let current = live
+        .iter()
+        .filter(|g| g.status == "active" && g.properties.get(VERSION_PROPERTY) == Some(version))
+        .min_by_key(|g| {
+            (
+                g.name != want.name,
+                g.hidden,
+                g.created_at.clone(),
+                g.id.clone(),
+            )
+        })
+        .copied();
+    match current {
+        None => {
+            let previous: Vec<String> = live
+                .iter()
+                .filter(|g| g.name == want.name)
+                .filter_map(|g| g.properties.get(VERSION_PROPERTY).cloned())
+                .collect();
+            let reason = if previous.is_empty() {
+                format!("no image of version {version}")
+            } else {
+                format!("new build {version} (current: {})", previous.join(", "))
+            };
+            let (algo, sum) = lock
+                .build
+                .strongest_checksum()
+                .map(|(a, s)| (a.as_str(), s))
+                .unwrap_or(("none", ""));
+            out.push(Change {
+                image_id: image.id.clone(),
+                action: Action::Import,
+                glance_id: None,
+                name: want.name.clone(),
+                version: Some(version.clone()),
+                reason,
+                details: vec![
+                    FieldDiff::new("source", None, Some(lock.build.url.clone())),
+                    FieldDiff::new("transfer", None, Some(image.transfer.as_str().into())),
+                    FieldDiff::new("checksum", None, Some(format!("{algo}:{sum}"))),
+                ],
+            });
+        }
+        Some(cur) => {
+            let diffs = diff_metadata(cur, &want);
+            if !diffs.is_empty() {
+                let reason = format!(
+                    "{} field(s) differ from the catalog and lockfile",
+                    diffs.len()
+                );
+                out.push(change(Action::UpdateMetadata, cur, reason, diffs));
+            }
+        }
+    }
+
+    // Old generations, newest first.
+    let mut olds: Vec<&GlanceImage> = live
+        .iter()
+        .filter(|g| current.is_none_or(|c| c.id != g.id))
+        .copied()
+        .collect();
+    olds.sort_by(|a, b| {
+        (date_token(b), &b.created_at, &b.id).cmp(&(date_token(a), &a.created_at, &a.id))
+    });
+    let names = rotated_names(&want.name, &olds);
+    let keep = match validity(want.properties.get("uuid_validity"), ctx.today()) {
+        Validity::All => None,
+        Validity::LastOld(n) => Some(n.max(image.rotation.keep)),
+        Validity::Free => Some(image.rotation.keep),
+    };
+    for (i, old) in olds.iter().enumerate() {
+        let rot_name = names
+            .get(&old.id)
+            .cloned()
+            .unwrap_or_else(|| old.name.clone());
+        let diffs = rotation_diffs(old, &rot_name, image);
+        let beyond = keep.is_some_and(|k| i >= k as usize);
+        if beyond && image.rotation.delete {
+            let keep_n = keep.unwrap_or_default();
+            if old.protected {
+                let reason = format!("beyond retention (keep {keep_n}) but protected");
+                out.push(change(Action::Keep, old, reason, vec![]));
+                // A protected old image is still rotated, so the stable name stays unique.
+                if !diffs.is_empty() {
+                    out.push(change(
+                        Action::Rotate,
+                        old,
+                        "replaced by a newer build".into(),
+                        diffs,
+                    ));
+                }
+            } else {
+                // The rotation diffs ride along: apply uses them when Glance refuses (409).
+                let reason = format!("beyond retention (keep {keep_n})");
+                out.push(change(Action::Delete, old, reason, diffs));
+            }
+        } else if !diffs.is_empty() {
+            let still_current = old.name == want.name;
+            let (action, reason) = if still_current {
+                (Action::Rotate, "replaced by a newer build".to_owned())
+            } else {
+                (Action::UpdateMetadata, "rotated image drifted".to_owned())
+            };
+            out.push(change(action, old, reason, diffs));
+        }
+    }
+}
+
+/// A digest of everything the plan depends on (except the date).
+fn fingerprint(
+    catalog_images: &[&Image],
+    locks: &BTreeMap<String, LockedImage>,
+    observed: &[GlanceImage],
+    ctx: &PlanContext,
+) -> String {
+    #[derive(Serialize)]
+    struct Input<'a> {
+        desired: Desired,
+        rotation: String,
+        transfer: &'a str,
+        lock: &'a LockedImage,
+        observed: Vec<&'a GlanceImage>,
+    }
+    let mut inputs: BTreeMap<&str, Input> = BTreeMap::new();
+    for image in catalog_images {
+        if let Some(lock) = locks.get(&image.id) {
+            let mut obs: Vec<&GlanceImage> = observed
+                .iter()
+                .filter(|g| g.catalog_id() == Some(image.id.as_str()))
+                .collect();
+            obs.sort_by(|a, b| a.id.cmp(&b.id));
+            inputs.insert(
+                &image.id,
+                Input {
+                    desired: desired(image, lock, &ctx.managed_tag),
+                    rotation: format!("{:?}", image.rotation),
+                    transfer: image.transfer.as_str(),
+                    lock,
+                    observed: obs,
+                },
+            );
+        }
+    }
+    let bytes = serde_json::to_vec(&(&ctx.cloud, &inputs)).expect("plan inputs serialize");
+    format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
+}
+
+/// The state Glance will be in after the plan (for the scs-0102 check before anything runs).
+pub fn planned_state(
+    plan: &Plan,
+    catalog_images: &[&Image],
+    locks: &BTreeMap<String, LockedImage>,
+    observed: &[GlanceImage],
+    ctx: &PlanContext,
+) -> Vec<GlanceImage> {
+    let mut state: Vec<GlanceImage> = observed.to_vec();
+    for c in &plan.changes {
+        match c.action {
+            Action::Cleanup | Action::Delete => {
+                state.retain(|g| Some(&g.id) != c.glance_id.as_ref());
+            }
+            Action::Import => {
+                let image = catalog_images.iter().find(|i| i.id == c.image_id);
+                if let (Some(image), Some(lock)) = (image, locks.get(&c.image_id)) {
+                    let want = desired(image, lock, &ctx.managed_tag);
+                    let mut new = want.to_image(&format!("(new {})", c.image_id));
+                    new.size = lock.build.size;
+                    new.created_at = ctx.now.to_string();
+                    new.updated_at = new.created_at.clone();
+                    state.push(new);
+                }
+            }
+            Action::UpdateMetadata | Action::Rotate => {
+                if let Some(g) = state
+                    .iter_mut()
+                    .find(|g| Some(&g.id) == c.glance_id.as_ref())
+                {
+                    apply_diffs(g, &c.details);
+                }
+            }
+            Action::Keep => {}
+        }
+    }
+    state
+}
+
+#[cfg(test)]
+mod tests;

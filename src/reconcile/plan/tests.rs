@@ -1,0 +1,472 @@
+use std::collections::BTreeMap;
+
+use pretty_assertions::assert_eq;
+
+use super::*;
+use crate::reconcile::fixtures::{TAG, ctx, glance_bare, glance_current, image, lock};
+
+const ID: &str = "ubuntu-24.04";
+const NAME: &str = "Ubuntu 24.04";
+
+fn locks(l: LockedImage) -> BTreeMap<String, LockedImage> {
+    BTreeMap::from([(l.id.clone(), l)])
+}
+
+fn run(img: &Image, l: &LockedImage, observed: &[GlanceImage]) -> Plan {
+    plan(&[img], &locks(l.clone()), observed, &ctx())
+}
+
+fn actions(p: &Plan) -> Vec<(Action, Option<&str>)> {
+    p.changes
+        .iter()
+        .map(|c| (c.action, c.glance_id.as_deref()))
+        .collect()
+}
+
+fn diff(c: &Change, field: &str) -> Option<(Option<String>, Option<String>)> {
+    c.details
+        .iter()
+        .find(|d| d.field == field)
+        .map(|d| (d.before.clone(), d.after.clone()))
+}
+
+fn s(v: &str) -> Option<String> {
+    Some(v.to_owned())
+}
+
+/// Simulates a successful apply on values, then re-plans: must be empty (idempotency).
+fn assert_converges(img: &Image, l: &LockedImage, observed: &[GlanceImage]) {
+    let p = run(img, l, observed);
+    let after = planned_state(&p, &[img], &locks(l.clone()), observed, &ctx());
+    let again = run(img, l, &after);
+    assert!(
+        again.is_empty(),
+        "second plan not empty: {:#?}",
+        again.changes
+    );
+}
+
+#[test]
+fn first_import_when_nothing_exists() {
+    let img = image(ID, NAME);
+    let l = lock(ID, "20261101", "2026-11-01");
+    let p = run(&img, &l, &[]);
+    assert_eq!(actions(&p), [(Action::Import, None)]);
+    let c = &p.changes[0];
+    assert_eq!(c.name, NAME);
+    assert_eq!(c.version.as_deref(), Some("20261101"));
+    assert_eq!(diff(c, "source"), Some((None, s(&l.build.url))));
+    assert_eq!(diff(c, "transfer"), Some((None, s("stream"))));
+    assert_eq!(
+        diff(c, "checksum"),
+        Some((None, Some(format!("sha256:{}", "ab".repeat(32)))))
+    );
+    assert_converges(&img, &l, &[]);
+}
+
+#[test]
+fn desired_metadata_comes_from_catalog_lock_and_tool() {
+    let img = image(ID, NAME);
+    let l = lock(ID, "20261101", "2026-11-01");
+    let d = desired(&img, &l, TAG);
+    assert_eq!(d.properties["image_source"], l.build.url);
+    assert_eq!(d.properties["image_build_date"], "2026-11-01");
+    assert_eq!(d.properties["architecture"], "x86_64");
+    assert_eq!(d.properties[ID_PROPERTY], ID);
+    assert_eq!(d.properties[VERSION_PROPERTY], "20261101");
+    assert_eq!(
+        d.properties[MANAGED_KEYS_PROPERTY],
+        "hw_disk_bus,os_distro,os_purpose,os_version,uuid_validity"
+    );
+    assert_eq!(d.properties[MANAGED_TAGS_PROPERTY], "os:ubuntu");
+    assert!(d.tags.contains(TAG) && d.tags.contains("os:ubuntu"));
+    assert_eq!((d.visibility.as_str(), d.hidden), ("public", false));
+}
+
+#[test]
+fn up_to_date_image_plans_nothing() {
+    let img = image(ID, NAME);
+    let l = lock(ID, "20261101", "2026-11-01");
+    let p = run(&img, &l, &[glance_current("g1", &img, &l)]);
+    assert!(p.changes.is_empty(), "{:#?}", p.changes);
+}
+
+#[test]
+fn drift_shows_as_update_with_before_and_after() {
+    let img = image(ID, NAME);
+    let l = lock(ID, "20261101", "2026-11-01");
+    let mut g = glance_current("g1", &img, &l);
+    g.properties.insert("os_distro".into(), "debian".into());
+    g.visibility = "private".into();
+    g.min_ram = 128;
+    g.hidden = true;
+    g.tags.remove(TAG);
+    let p = run(&img, &l, &[g.clone()]);
+    assert_eq!(actions(&p), [(Action::UpdateMetadata, Some("g1"))]);
+    let c = &p.changes[0];
+    assert_eq!(
+        diff(c, "property:os_distro"),
+        Some((s("debian"), s("ubuntu")))
+    );
+    assert_eq!(diff(c, "visibility"), Some((s("private"), s("public"))));
+    assert_eq!(diff(c, "min_ram"), Some((s("128"), s("512"))));
+    assert_eq!(diff(c, "os_hidden"), Some((s("true"), s("false"))));
+    assert_eq!(diff(c, &format!("tag:{TAG}")), Some((None, s(TAG))));
+    assert_eq!(c.details.len(), 5, "{:#?}", c.details);
+    assert_converges(&img, &l, &[g]);
+}
+
+#[test]
+fn catalog_change_of_a_property_is_an_update() {
+    let mut img = image(ID, NAME);
+    let l = lock(ID, "20261101", "2026-11-01");
+    let g = glance_current("g1", &img, &l);
+    img.glance
+        .properties
+        .insert("hw_rng_model".into(), "virtio".into());
+    let p = run(&img, &l, &[g]);
+    let c = &p.changes[0];
+    assert_eq!(diff(c, "property:hw_rng_model"), Some((None, s("virtio"))));
+    assert_eq!(
+        diff(c, &format!("property:{MANAGED_KEYS_PROPERTY}")),
+        Some((
+            s("hw_disk_bus,os_distro,os_purpose,os_version,uuid_validity"),
+            s("hw_disk_bus,hw_rng_model,os_distro,os_purpose,os_version,uuid_validity")
+        ))
+    );
+}
+
+#[test]
+fn properties_and_tags_the_catalog_dropped_are_removed_others_untouched() {
+    let mut img = image(ID, NAME);
+    let l = lock(ID, "20261101", "2026-11-01");
+    let mut g = glance_current("g1", &img, &l);
+    // Set by an operator: not in the managed list, must stay.
+    g.properties.insert("owner_note".into(), "hands off".into());
+    g.tags.insert("operator-tag".into());
+    // Server-owned, even if (wrongly) listed: must stay.
+    g.properties
+        .insert("os_glance_importing_to_stores".into(), "".into());
+    let listed = format!(
+        "{},os_glance_importing_to_stores",
+        g.properties[MANAGED_KEYS_PROPERTY]
+    );
+    g.properties.insert(MANAGED_KEYS_PROPERTY.into(), listed);
+    img.glance.properties.remove("os_purpose");
+    img.glance.tags.clear();
+    let p = run(&img, &l, &[g.clone()]);
+    let c = &p.changes[0];
+    assert_eq!(c.action, Action::UpdateMetadata);
+    assert_eq!(diff(c, "property:os_purpose"), Some((s("generic"), None)));
+    assert_eq!(diff(c, "tag:os:ubuntu"), Some((s("os:ubuntu"), None)));
+    assert_eq!(diff(c, "property:owner_note"), None);
+    assert_eq!(diff(c, "tag:operator-tag"), None);
+    assert_eq!(diff(c, "property:os_glance_importing_to_stores"), None);
+    assert_converges(&img, &l, &[g]);
+}
+
+#[test]
+fn bump_imports_and_rotates_the_old_image() {
+    let img = image(ID, NAME);
+    let old_lock = lock(ID, "20261101", "2026-11-01");
+    let l = lock(ID, "20261120", "2026-11-20");
+    let g = glance_current("g1", &img, &old_lock);
+    let p = run(&img, &l, &[g.clone()]);
+    assert_eq!(
+        actions(&p),
+        [(Action::Import, None), (Action::Rotate, Some("g1"))]
+    );
+    assert_eq!(
+        p.changes[0].reason,
+        "new build 20261120 (current: 20261101)"
+    );
+    let r = &p.changes[1];
+    assert_eq!(diff(r, "name"), Some((s(NAME), s("Ubuntu 24.04 20261101"))));
+    assert_eq!(diff(r, "os_hidden"), Some((s("false"), s("true"))));
+    assert_eq!(
+        diff(r, "property:os_purpose"),
+        Some((s("generic"), s("oldgeneric")))
+    );
+    assert_converges(&img, &l, &[g]);
+}
+
+#[test]
+fn rotation_follows_the_catalog_policy() {
+    let mut img = image(ID, NAME);
+    img.rotation.hide = false;
+    img.rotation.mark_oldgeneric = false;
+    img.rotation.visibility = Some(crate::catalog::Visibility::Community);
+    let old_lock = lock(ID, "20261101", "2026-11-01");
+    let l = lock(ID, "20261120", "2026-11-20");
+    let p = run(&img, &l, &[glance_current("g1", &img, &old_lock)]);
+    let r = &p.changes[1];
+    assert_eq!(r.action, Action::Rotate);
+    assert_eq!(diff(r, "os_hidden"), None);
+    assert_eq!(diff(r, "property:os_purpose"), None);
+    assert_eq!(diff(r, "visibility"), Some((s("public"), s("community"))));
+}
+
+#[test]
+fn old_builds_of_the_same_day_get_distinct_stable_names() {
+    let mut img = image(ID, NAME);
+    img.rotation.keep = 5;
+    let l = lock(ID, "3", "2026-11-20");
+    let mut a = glance_current("ga", &img, &lock(ID, "1", "2026-11-01"));
+    let mut b = glance_current("gb", &img, &lock(ID, "2", "2026-11-01"));
+    a.created_at = "2026-11-01T01:00:00Z".into();
+    b.created_at = "2026-11-01T02:00:00Z".into();
+    a.name = "Ubuntu 24.04 20261101".into();
+    a.hidden = true;
+    a.properties
+        .insert("os_purpose".into(), "oldgeneric".into());
+    // gb still holds the stable name and was created after ga: it gets the suffix.
+    let p = run(&img, &l, &[a.clone(), b.clone()]);
+    let rot = p
+        .changes
+        .iter()
+        .find(|c| c.action == Action::Rotate)
+        .unwrap();
+    assert_eq!(rot.glance_id.as_deref(), Some("gb"));
+    assert_eq!(
+        diff(rot, "name"),
+        Some((s(NAME), s("Ubuntu 24.04 20261101-2")))
+    );
+    assert!(
+        !p.changes
+            .iter()
+            .any(|c| c.glance_id.as_deref() == Some("ga")),
+        "an existing valid rotated name is kept: {:#?}",
+        p.changes
+    );
+    assert_converges(&img, &l, &[a, b]);
+}
+
+/// Three rotated old images and a current one, built on consecutive days.
+fn generations(img: &Image) -> (LockedImage, Vec<GlanceImage>) {
+    let l = lock(ID, "4", "2026-11-04");
+    let mut all = vec![glance_current("g4", img, &l)];
+    for (gid, v) in [("g1", "1"), ("g2", "2"), ("g3", "3")] {
+        let mut g = glance_current(gid, img, &lock(ID, v, &format!("2026-11-0{v}")));
+        g.name = format!("{NAME} 2026110{v}");
+        g.hidden = true;
+        g.properties
+            .insert("os_purpose".into(), "oldgeneric".into());
+        all.push(g);
+    }
+    (l, all)
+}
+
+#[test]
+fn retention_deletes_the_oldest_beyond_keep_and_lists_them_last() {
+    let img = image(ID, NAME); // keep 1, uuid_validity last-2 → 1 old kept
+    let (l, all) = generations(&img);
+    let p = run(&img, &l, &all);
+    assert_eq!(
+        actions(&p),
+        [(Action::Delete, Some("g1")), (Action::Delete, Some("g2"))]
+    );
+    assert_eq!(p.changes[0].reason, "beyond retention (keep 1)");
+    assert_converges(&img, &l, &all);
+}
+
+#[test]
+fn uuid_validity_extends_retention() {
+    let mut img = image(ID, NAME);
+    img.glance
+        .properties
+        .insert("uuid_validity".into(), "last-3".into());
+    let (l, all) = generations(&img);
+    let p = run(&img, &l, &all);
+    assert_eq!(actions(&p), [(Action::Delete, Some("g1"))]);
+
+    for forever in ["forever", "2027-01-01"] {
+        img.glance
+            .properties
+            .insert("uuid_validity".into(), forever.into());
+        let (l, all) = generations(&img);
+        assert!(run(&img, &l, &all).changes.is_empty(), "{forever}");
+    }
+    // A validity date in the past promises nothing more.
+    img.glance
+        .properties
+        .insert("uuid_validity".into(), "2026-01-01".into());
+    let (l, all) = generations(&img);
+    assert_eq!(run(&img, &l, &all).summary().delete, 2);
+}
+
+#[test]
+fn no_deletion_unless_the_catalog_allows_it() {
+    let mut img = image(ID, NAME);
+    img.rotation.delete = false;
+    let (l, all) = generations(&img);
+    assert!(run(&img, &l, &all).changes.is_empty());
+}
+
+#[test]
+fn protected_images_beyond_retention_are_kept_and_reported() {
+    let img = image(ID, NAME);
+    let (l, mut all) = generations(&img);
+    all.iter_mut().find(|g| g.id == "g1").unwrap().protected = true;
+    let p = run(&img, &l, &all);
+    assert_eq!(
+        actions(&p),
+        [(Action::Keep, Some("g1")), (Action::Delete, Some("g2"))]
+    );
+}
+
+#[test]
+fn a_deletion_of_an_unrotated_image_carries_its_rotation() {
+    let mut img = image(ID, NAME);
+    img.rotation.keep = 0;
+    img.glance
+        .properties
+        .insert("uuid_validity".into(), "none".into());
+    let old = lock(ID, "1", "2026-11-01");
+    let l = lock(ID, "2", "2026-11-02");
+    let p = run(&img, &l, &[glance_current("g1", &img, &old)]);
+    assert_eq!(
+        actions(&p),
+        [(Action::Import, None), (Action::Delete, Some("g1"))]
+    );
+    // Used by apply if Glance refuses the delete (in use): the image is rotated instead.
+    assert_eq!(
+        diff(&p.changes[1], "name"),
+        Some((s(NAME), s("Ubuntu 24.04 20261101")))
+    );
+}
+
+#[test]
+fn leftovers_of_interrupted_runs_are_cleaned_up() {
+    let img = image(ID, NAME);
+    let l = lock(ID, "2", "2026-11-02");
+    let tmp_queued = glance_bare("t1", ID, &super::super::tmp_name(ID, "2"), "queued", "2");
+    let tmp_active = glance_bare("t2", ID, &super::super::tmp_name(ID, "2"), "active", "2");
+    let killed = glance_bare("k1", ID, NAME, "killed", "1");
+    let p = run(&img, &l, &[tmp_queued, tmp_active, killed]);
+    assert_eq!(
+        actions(&p),
+        [
+            (Action::Cleanup, Some("k1")),
+            (Action::Cleanup, Some("t1")),
+            (Action::Cleanup, Some("t2")),
+            (Action::Import, None)
+        ]
+    );
+    assert!(p.changes[0].reason.contains("killed"));
+    assert!(p.changes[1].reason.contains("interrupted"));
+}
+
+#[test]
+fn unmanaged_images_are_never_touched() {
+    let img = image(ID, NAME);
+    let l = lock(ID, "2", "2026-11-02");
+    let mut foreign = glance_bare("u1", ID, NAME, "queued", "2");
+    foreign.properties.clear();
+    let mut other = glance_bare("u2", "other-id", NAME, "killed", "2");
+    other.name = super::super::tmp_name("other-id", "2");
+    let p = run(&img, &l, &[foreign, other]);
+    assert_eq!(actions(&p), [(Action::Import, None)]);
+}
+
+#[test]
+fn rollback_promotes_the_old_image_and_rotates_the_newer() {
+    let img = image(ID, NAME);
+    let (_, all) = generations(&img);
+    let l = lock(ID, "3", "2026-11-03"); // the lock went back to build 3
+    let p = run(&img, &l, &all);
+    let promote = p
+        .changes
+        .iter()
+        .find(|c| c.glance_id.as_deref() == Some("g3"))
+        .unwrap();
+    assert_eq!(promote.action, Action::UpdateMetadata);
+    assert_eq!(
+        diff(promote, "name"),
+        Some((s("Ubuntu 24.04 20261103"), s(NAME)))
+    );
+    let rot = p
+        .changes
+        .iter()
+        .find(|c| c.glance_id.as_deref() == Some("g4"))
+        .unwrap();
+    assert_eq!(rot.action, Action::Rotate);
+    assert!(!p.changes.iter().any(|c| c.action == Action::Import));
+    assert_converges(&img, &l, &all);
+}
+
+#[test]
+fn duplicates_of_the_current_version_are_rotated_not_adopted_twice() {
+    let img = image(ID, NAME);
+    let l = lock(ID, "1", "2026-11-01");
+    let mut a = glance_current("ga", &img, &l);
+    let mut b = glance_current("gb", &img, &l);
+    a.created_at = "2026-11-01T01:00:00Z".into();
+    b.created_at = "2026-11-01T02:00:00Z".into();
+    let p = run(&img, &l, &[a.clone(), b.clone()]);
+    assert_eq!(actions(&p), [(Action::Rotate, Some("gb"))]);
+    assert_converges(&img, &l, &[a, b]);
+}
+
+#[test]
+fn images_without_lock_are_skipped() {
+    let img = image(ID, NAME);
+    let p = plan(&[&img], &BTreeMap::new(), &[], &ctx());
+    assert!(p.changes.is_empty());
+}
+
+#[test]
+fn fingerprint_tracks_lock_and_observed_state() {
+    let img = image(ID, NAME);
+    let l = lock(ID, "1", "2026-11-01");
+    let g = glance_current("g1", &img, &l);
+    let base = run(&img, &l, std::slice::from_ref(&g)).fingerprint;
+    assert!(base.starts_with("sha256:"));
+    assert_eq!(run(&img, &l, std::slice::from_ref(&g)).fingerprint, base);
+    let mut g2 = g.clone();
+    g2.updated_at = "2026-11-24T00:00:00Z".into();
+    assert_ne!(run(&img, &l, &[g2]).fingerprint, base);
+    assert_ne!(
+        run(&img, &lock(ID, "2", "2026-11-02"), &[g.clone()]).fingerprint,
+        base
+    );
+    // Images of other owners do not make a plan stale.
+    let mut foreign = g.clone();
+    foreign.id = "x".into();
+    foreign.properties.clear();
+    assert_eq!(run(&img, &l, &[g, foreign]).fingerprint, base);
+}
+
+#[test]
+fn planned_state_has_one_current_image_per_name() {
+    let img = image(ID, NAME);
+    let old = lock(ID, "1", "2026-11-01");
+    let l = lock(ID, "2", "2026-11-02");
+    let obs = [glance_current("g1", &img, &old)];
+    let p = run(&img, &l, &obs);
+    let st = planned_state(&p, &[&img], &locks(l.clone()), &obs, &ctx());
+    let visible: Vec<&GlanceImage> = st.iter().filter(|g| g.name == NAME).collect();
+    assert_eq!(visible.len(), 1);
+    assert_eq!(visible[0].properties[VERSION_PROPERTY], "2");
+    let rotated = st.iter().find(|g| g.id == "g1").unwrap();
+    assert!(rotated.hidden);
+    assert_eq!(rotated.properties["os_purpose"], "oldgeneric");
+}
+
+#[test]
+fn os_version_follows_the_lock_for_presets_tracking_the_newest_release() {
+    let mut img = image("fedora", "Fedora");
+    img.source = crate::catalog::Source::Fedora(crate::catalog::raw::FedoraSource {
+        release: None,
+        subvariant: "Cloud_Base".into(),
+    });
+    img.glance.properties.remove("os_version");
+    let d = desired(&img, &lock("fedora", "43-1.6", "2026-11-01"), TAG);
+    assert_eq!(d.properties["os_version"], "43");
+    assert!(d.properties[MANAGED_KEYS_PROPERTY].contains("os_version"));
+    // A declared os_version wins.
+    img.glance
+        .properties
+        .insert("os_version".into(), "42".into());
+    let d = desired(&img, &lock("fedora", "43-1.6", "2026-11-01"), TAG);
+    assert_eq!(d.properties["os_version"], "42");
+}

@@ -1,0 +1,191 @@
+//! The I/O shared by `plan` and `apply`: load catalog and lockfiles, pick the targets,
+//! connect, observe Glance once, plan, and check the planned state.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context as _;
+
+use super::plan::{PlanContext, plan, planned_state};
+use super::{Plan, apply, conformance};
+use crate::catalog::{self, Catalog, Image};
+use crate::cli::{GlobalArgs, TargetArgs};
+use crate::error::ResultExt as _;
+use crate::exit::ExitStatus;
+use crate::lock::{self, LockedImage};
+use crate::openstack::{Glance, GlanceImage};
+
+/// Catalog and lockfiles, loaded and checked.
+pub struct Inputs {
+    pub catalog: Catalog,
+    pub locks: BTreeMap<String, LockedImage>,
+}
+
+/// Loads the catalog (every problem reported, exit 4) and the lockfiles.
+pub fn load_inputs(global: &GlobalArgs) -> anyhow::Result<Inputs> {
+    let catalog = catalog::load(&global.catalog).map_err(|diags| {
+        let text: Vec<String> = diags.iter().map(|d| d.render()).collect();
+        crate::error::refuse(
+            ExitStatus::Invalid,
+            format!(
+                "the catalog `{}` has problems:\n{}",
+                global.catalog.display(),
+                text.join("\n")
+            ),
+            "run `image-crawler validate` and fix them",
+        )
+    })?;
+    let all = lock::store::read_all(&global.state)
+        .with_context(|| {
+            format!(
+                "cannot read the state directory `{}`",
+                global.state.display()
+            )
+        })
+        .exit_status(ExitStatus::Invalid)?;
+    let mut locks = BTreeMap::new();
+    for (id, result) in all {
+        let lock = result
+            .map_err(anyhow::Error::new)
+            .hint_context(
+                format!("cannot read the lockfile of `{id}`"),
+                "run `image-crawler validate`; `check` rewrites a lockfile",
+            )
+            .exit_status(ExitStatus::Invalid)?;
+        locks.insert(id, lock);
+    }
+    Ok(Inputs { catalog, locks })
+}
+
+/// One cloud and the catalog images it gets (with the target's overrides).
+pub struct TargetImages<'a> {
+    /// The `clouds.yaml` name; `None` = plain `OS_*` variables.
+    pub cloud: Option<String>,
+    pub images: Vec<&'a Image>,
+}
+
+impl TargetImages<'_> {
+    pub fn label(&self) -> String {
+        self.cloud
+            .clone()
+            .unwrap_or_else(|| "(OS_* environment)".into())
+    }
+}
+
+/// The targets selected by `--cloud` / `--all-targets`.
+pub fn targets<'a>(
+    catalog: &'a Catalog,
+    args: &TargetArgs,
+) -> anyhow::Result<Vec<TargetImages<'a>>> {
+    let of = |t: &'a catalog::Target| TargetImages {
+        cloud: Some(t.cloud.clone()),
+        images: t
+            .images
+            .iter()
+            .filter_map(|id| t.image(catalog, id))
+            .filter(|i| i.enabled)
+            .collect(),
+    };
+    if args.all_targets {
+        if catalog.targets.is_empty() {
+            return Err(crate::error::refuse(
+                ExitStatus::Invalid,
+                "--all-targets: the catalog has no `settings.targets`",
+                "list the clouds under `settings.targets`, or pick one with --cloud",
+            ));
+        }
+        return Ok(catalog.targets.iter().map(of).collect());
+    }
+    let cloud = args.cloud.cloud.clone();
+    if let Some(name) = &cloud
+        && let Some(t) = catalog.targets.iter().find(|t| &t.cloud == name)
+    {
+        return Ok(vec![of(t)]);
+    }
+    Ok(vec![TargetImages {
+        cloud,
+        images: catalog.enabled().collect(),
+    }])
+}
+
+/// The images of a target that have no lockfile (reported, not planned).
+pub fn missing_locks(
+    target: &TargetImages<'_>,
+    locks: &BTreeMap<String, LockedImage>,
+) -> Vec<String> {
+    target
+        .images
+        .iter()
+        .filter(|i| !locks.contains_key(&i.id))
+        .map(|i| i.id.clone())
+        .collect()
+}
+
+/// Connects to the target's Glance.
+pub async fn connect(target: &TargetImages<'_>) -> anyhow::Result<Glance> {
+    crate::openstack::connect(target.cloud.as_deref())
+        .await
+        .map_err(crate::openstack::Error::into_anyhow)
+        .with_context(|| format!("cannot connect to cloud {}", target.label()))
+}
+
+/// A plan with what it was computed from.
+pub struct Planned {
+    pub ctx: PlanContext,
+    pub observed: Vec<GlanceImage>,
+    pub plan: Plan,
+}
+
+/// Observes Glance and plans.
+pub async fn observe_and_plan(
+    glance: &Glance,
+    target: &TargetImages<'_>,
+    inputs: &Inputs,
+) -> anyhow::Result<Planned> {
+    let observed = apply::observe(glance).await?;
+    let ctx = PlanContext {
+        cloud: target.label(),
+        managed_tag: inputs.catalog.managed_tag(),
+        now: jiff::Timestamp::now(),
+    };
+    let plan = plan(&target.images, &inputs.locks, &observed, &ctx);
+    Ok(Planned {
+        ctx,
+        observed,
+        plan,
+    })
+}
+
+/// The scs-0102 check of the state `plan` leaves: errors name the image and the rule.
+/// `Err` (exit 5) unless `allow`; with `allow` the problems come back as warnings.
+pub fn check_conformance(
+    planned: &Planned,
+    plan: &Plan,
+    target: &TargetImages<'_>,
+    inputs: &Inputs,
+    allow: bool,
+) -> anyhow::Result<Vec<String>> {
+    let state = planned_state(
+        plan,
+        &target.images,
+        &inputs.locks,
+        &planned.observed,
+        &planned.ctx,
+    );
+    let problems = conformance::violations(&state, planned.ctx.now);
+    if problems.is_empty() || allow {
+        return Ok(problems);
+    }
+    Err(crate::error::refuse(
+        ExitStatus::Refused,
+        format!(
+            "the planned state of cloud {} breaks scs-0102:\n{}",
+            target.label(),
+            problems
+                .iter()
+                .map(|p| format!("  {p}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+        "fix the catalog (glance.properties, rotation), or pass --allow-nonconforming",
+    ))
+}

@@ -1,0 +1,541 @@
+//! STALENESS AND NEWS for `check`: pure functions over the parsed upstream release lists and
+//! the catalog.
+//!
+//! - [`staleness`]: the newest upstream build of an image is older than its
+//!   `replace_frequency` period, so the SCS recency test will fail (or already fails) for the
+//!   image in Glance although the operator has done nothing wrong.
+//! - [`release_news`]: a distributor lists a newer release than any the catalog carries
+//!   (Ubuntu simplestreams products, Fedora `releases.json`, Alpine `releases.json`).
+//!
+//! The parsers take the documents as text and keep only what these checks need; fetching
+//! them is the caller's business (the upstream fetcher, with its mirror rewrite).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::recency::{outdated_after, period_secs};
+use crate::catalog::Image;
+
+/// What kind of news.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NewsKind {
+    /// The newest upstream build is older than the image's replace frequency.
+    Stale,
+    /// The distributor has a newer release than the catalog.
+    NewRelease,
+}
+
+/// One item of news.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct News {
+    pub kind: NewsKind,
+    /// The source kind (`ubuntu`, `fedora`, `alpine`, ...).
+    pub distro: String,
+    /// The catalog image concerned (stale), or `None` (a release the catalog lacks).
+    pub image_id: Option<String>,
+    /// The new release (new-release only).
+    pub version: Option<String>,
+    pub message: String,
+}
+
+/// Staleness of one catalog image given the build date of the newest upstream build
+/// (`YYYY-MM-DD`, as in the lockfile). `None` when fine, exempt (`never`, `critical_bug`,
+/// no `replace_frequency`) or not judgeable.
+///
+/// Warns once the build is older than one period; the SCS test fails at 1.1 periods, and
+/// the message says when.
+pub fn staleness(image: &Image, newest_build_date: &str, now: jiff::Timestamp) -> Option<News> {
+    let freq = image.glance.properties.get("replace_frequency")?;
+    let secs = period_secs(freq)?;
+    let built = super::parse_scs_date(newest_build_date)?;
+    let stale_at = built
+        .checked_add(jiff::SignedDuration::from_secs(secs))
+        .ok()?;
+    if now <= stale_at {
+        return None;
+    }
+    let fails_at = outdated_after(built, freq)?;
+    let when = if now > fails_at {
+        format!(
+            "has failed since {}",
+            fails_at.strftime("%Y-%m-%d %H:%M UTC")
+        )
+    } else {
+        format!("fails from {}", fails_at.strftime("%Y-%m-%d %H:%M UTC"))
+    };
+    let distro = super::lifecycle::source_release(&image.source).map_or("other", |(k, _)| k);
+    Some(News {
+        kind: NewsKind::Stale,
+        distro: distro.to_owned(),
+        image_id: Some(image.id.clone()),
+        version: None,
+        message: format!(
+            "the newest upstream build of `{}` is from {newest_build_date}, older than its replace_frequency ({freq}); the SCS recency test {when} unless the distributor publishes a newer build (or replace_frequency is relaxed)",
+            image.id
+        ),
+    })
+}
+
+/// One Ubuntu release from a simplestreams product list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UbuntuRelease {
+    /// `24.04`.
+    pub version: String,
+    /// `noble`.
+    pub codename: String,
+    pub supported: bool,
+    pub lts: bool,
+}
+
+#[derive(Deserialize)]
+struct Streams {
+    products: BTreeMap<String, StreamsProduct>,
+}
+
+#[derive(Deserialize)]
+struct StreamsProduct {
+    version: String,
+    release: String,
+    #[serde(default)]
+    supported: bool,
+    #[serde(default)]
+    release_title: String,
+}
+
+/// The releases of a simplestreams `products:1.0` document (one entry per version, however
+/// many architectures it lists), sorted by version.
+pub fn parse_ubuntu_streams(json: &str) -> Result<Vec<UbuntuRelease>, serde_json::Error> {
+    let doc: Streams = serde_json::from_str(json)?;
+    let mut by_version: BTreeMap<String, UbuntuRelease> = BTreeMap::new();
+    for p in doc.products.into_values() {
+        let entry = by_version
+            .entry(p.version.clone())
+            .or_insert(UbuntuRelease {
+                version: p.version,
+                codename: p.release,
+                supported: false,
+                lts: p.release_title.contains("LTS"),
+            });
+        entry.supported |= p.supported;
+    }
+    let mut out: Vec<UbuntuRelease> = by_version.into_values().collect();
+    out.sort_by(|a, b| version_cmp(&a.version, &b.version));
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+struct FedoraEntry {
+    version: String,
+    #[serde(default)]
+    variant: String,
+}
+
+/// The released Fedora versions with Cloud images in `releases.json` (no betas), ascending.
+pub fn parse_fedora_releases(json: &str) -> Result<Vec<String>, serde_json::Error> {
+    let entries: Vec<FedoraEntry> = serde_json::from_str(json)?;
+    let set: BTreeSet<String> = entries
+        .into_iter()
+        .filter(|e| {
+            e.variant == "Cloud"
+                && !e.version.is_empty()
+                && e.version.bytes().all(|b| b.is_ascii_digit())
+        })
+        .map(|e| e.version)
+        .collect();
+    let mut out: Vec<String> = set.into_iter().collect();
+    out.sort_by(|a, b| version_cmp(a, b));
+    Ok(out)
+}
+
+/// Alpine's release branches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlpineReleases {
+    /// `3.23` (without the `v`).
+    pub latest_stable: String,
+    /// Every stable branch (`3.21`, `3.22`, ...; not `edge`), ascending.
+    pub branches: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct AlpineDoc {
+    latest_stable: String,
+    release_branches: Vec<AlpineBranch>,
+}
+
+#[derive(Deserialize)]
+struct AlpineBranch {
+    rel_branch: String,
+}
+
+/// Parses Alpine's `releases.json`.
+pub fn parse_alpine_releases(json: &str) -> Result<AlpineReleases, serde_json::Error> {
+    let doc: AlpineDoc = serde_json::from_str(json)?;
+    let strip = |s: &str| s.strip_prefix('v').unwrap_or(s).to_owned();
+    let mut branches: Vec<String> = doc
+        .release_branches
+        .iter()
+        .filter(|b| b.rel_branch != "edge")
+        .map(|b| strip(&b.rel_branch))
+        .collect();
+    branches.sort_by(|a, b| version_cmp(a, b));
+    branches.dedup();
+    Ok(AlpineReleases {
+        latest_stable: strip(&doc.latest_stable),
+        branches,
+    })
+}
+
+/// The release lists `check` fetched (each optional: only for distros the catalog uses).
+#[derive(Debug, Clone, Default)]
+pub struct ReleaseLists {
+    pub ubuntu: Option<Vec<UbuntuRelease>>,
+    pub fedora: Option<Vec<String>>,
+    pub alpine: Option<AlpineReleases>,
+}
+
+/// Compares dotted numeric versions (`3.9` < `3.23`, `24.04` < `24.10`).
+pub fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let parts = |s: &str| -> Vec<u64> { s.split('.').map(|p| p.parse().unwrap_or(0)).collect() };
+    parts(a).cmp(&parts(b)).then_with(|| a.cmp(b))
+}
+
+/// The releases of `kind` the enabled catalog images pin; `None` when some image of that
+/// kind follows the newest release (absent `release`), which makes news about it moot.
+fn catalog_releases<'a>(catalog: &[&'a Image], kind: &str) -> Option<Vec<&'a str>> {
+    let mut out = Vec::new();
+    for img in catalog.iter().filter(|i| i.enabled) {
+        if let Some((k, rel)) = super::lifecycle::source_release(&img.source)
+            && k == kind
+        {
+            out.push(rel?);
+        }
+    }
+    Some(out)
+}
+
+fn newer_than<'a>(candidates: impl IntoIterator<Item = &'a str>, have: &[&str]) -> Vec<&'a str> {
+    let Some(newest) = have.iter().copied().max_by(|a, b| version_cmp(a, b)) else {
+        return vec![]; // the catalog does not carry this distribution
+    };
+    candidates
+        .into_iter()
+        .filter(|v| version_cmp(v, newest).is_gt() && !have.contains(v))
+        .collect()
+}
+
+fn new_release(distro: &str, version: &str, detail: &str) -> News {
+    News {
+        kind: NewsKind::NewRelease,
+        distro: distro.to_owned(),
+        image_id: None,
+        version: Some(version.to_owned()),
+        message: format!(
+            "{distro} {version} is released{detail} and the catalog has no image for it yet"
+        ),
+    }
+}
+
+/// New releases the catalog lacks: for each distribution the catalog carries (with pinned
+/// releases), every release in the distributor's list newer than the newest in the catalog.
+/// Ubuntu: supported releases only, and only LTS releases when the catalog has only LTS ones.
+pub fn release_news(lists: &ReleaseLists, catalog: &[&Image]) -> Vec<News> {
+    let mut out = Vec::new();
+    if let (Some(list), Some(have)) = (&lists.ubuntu, catalog_releases(catalog, "ubuntu")) {
+        let lts_only = have
+            .iter()
+            .all(|v| list.iter().find(|r| r.version == *v).is_some_and(|r| r.lts));
+        let candidates = list
+            .iter()
+            .filter(|r| r.supported && (r.lts || !lts_only))
+            .map(|r| r.version.as_str());
+        for v in newer_than(candidates, &have) {
+            let r = list.iter().find(|r| r.version == v).expect("from the list");
+            let detail = format!(" ({}{})", r.codename, if r.lts { ", LTS" } else { "" });
+            out.push(new_release("ubuntu", v, &detail));
+        }
+    }
+    if let (Some(list), Some(have)) = (&lists.fedora, catalog_releases(catalog, "fedora")) {
+        for v in newer_than(list.iter().map(String::as_str), &have) {
+            out.push(new_release("fedora", v, ""));
+        }
+    }
+    if let (Some(list), Some(have)) = (&lists.alpine, catalog_releases(catalog, "alpine")) {
+        let candidates = list
+            .branches
+            .iter()
+            .map(String::as_str)
+            .filter(|b| version_cmp(b, &list.latest_stable).is_le());
+        for v in newer_than(candidates, &have) {
+            out.push(new_release("alpine", v, ""));
+        }
+    }
+    out
+}
+
+/// Convenience for `check`: staleness of every enabled image that has a newest build date.
+pub fn stale_images<'a>(
+    images: impl IntoIterator<Item = (&'a Image, &'a str)>,
+    now: jiff::Timestamp,
+) -> Vec<News> {
+    images
+        .into_iter()
+        .filter(|(img, _)| img.enabled)
+        .filter_map(|(img, date)| staleness(img, date, now))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Source;
+    use crate::catalog::raw::{AlpineSource, FedoraSource, UbuntuSource};
+
+    fn img(id: &str, source: Source) -> Image {
+        use crate::catalog::*;
+        Image {
+            id: id.into(),
+            name: id.into(),
+            enabled: true,
+            origin: Origin {
+                file: "catalog/x.yaml".into(),
+                line: 1,
+                column: 1,
+            },
+            source,
+            architecture: Architecture::X86_64,
+            version: VersionPolicy {
+                pin: None,
+                matches: None,
+                min_age: None,
+            },
+            signature: Signature {
+                mode: SignatureMode::Off,
+                keys: vec![],
+            },
+            glance: Glance {
+                disk_format: DiskFormat::Qcow2,
+                container_format: ContainerFormat::Bare,
+                min_disk: 4,
+                min_ram: 512,
+                visibility: Visibility::Public,
+                protected: false,
+                tags: Default::default(),
+                properties: [("replace_frequency".to_owned(), "monthly".to_owned())].into(),
+            },
+            rotation: Rotation {
+                rename: true,
+                hide: true,
+                mark_oldgeneric: true,
+                visibility: None,
+                keep: 3,
+                delete: false,
+            },
+            transfer: Transfer::Stream,
+        }
+    }
+
+    fn ubuntu(r: &str) -> Image {
+        img(
+            &format!("ubuntu-{r}"),
+            Source::Ubuntu(UbuntuSource {
+                release: r.into(),
+                channel: Default::default(),
+                variant: Default::default(),
+                ftype: "disk1.img".into(),
+            }),
+        )
+    }
+
+    fn fedora(r: Option<&str>) -> Image {
+        img(
+            "fedora",
+            Source::Fedora(FedoraSource {
+                release: r.map(Into::into),
+                subvariant: "Cloud_Base".into(),
+            }),
+        )
+    }
+
+    fn alpine(r: Option<&str>) -> Image {
+        img(
+            "alpine",
+            Source::Alpine(AlpineSource {
+                release: r.map(Into::into),
+                firmware: "uefi".into(),
+                bootstrap: "cloudinit".into(),
+                cloud: "nocloud".into(),
+            }),
+        )
+    }
+
+    fn now() -> jiff::Timestamp {
+        "2026-11-20T12:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn staleness_warns_after_one_period_and_says_when_the_test_fails() {
+        let u = ubuntu("24.04");
+        assert_eq!(staleness(&u, "2026-11-01", now()), None);
+        // 33 days: past one month (31 d), before 1.1 months (34.1 d).
+        let n = staleness(&u, "2026-10-18", now()).unwrap();
+        assert_eq!(n.kind, NewsKind::Stale);
+        assert_eq!(n.image_id.as_deref(), Some("ubuntu-24.04"));
+        assert!(
+            n.message.contains("fails from 2026-11-21 02:24 UTC"),
+            "{}",
+            n.message
+        );
+        let n = staleness(&u, "2026-09-01", now()).unwrap();
+        assert!(
+            n.message.contains("has failed since 2026-10-05"),
+            "{}",
+            n.message
+        );
+        // Exempt frequencies and missing ones.
+        let mut never = u.clone();
+        never
+            .glance
+            .properties
+            .insert("replace_frequency".into(), "never".into());
+        assert_eq!(staleness(&never, "2020-01-01", now()), None);
+        let mut unset = u.clone();
+        unset.glance.properties.clear();
+        assert_eq!(staleness(&unset, "2020-01-01", now()), None);
+        // Disabled images are skipped by the batch helper.
+        let mut off = u.clone();
+        off.enabled = false;
+        assert_eq!(
+            stale_images([(&off, "2020-01-01"), (&u, "2026-11-10")], now()),
+            vec![]
+        );
+        assert_eq!(stale_images([(&u, "2020-01-01")], now()).len(), 1);
+    }
+
+    const STREAMS: &str = r#"{"format": "products:1.0", "products": {
+      "com.ubuntu.cloud:server:22.04:amd64": {"version": "22.04", "release": "jammy", "release_title": "22.04 LTS", "supported": true, "arch": "amd64", "versions": {}},
+      "com.ubuntu.cloud:server:24.04:amd64": {"version": "24.04", "release": "noble", "release_title": "24.04 LTS", "supported": true, "arch": "amd64", "versions": {}},
+      "com.ubuntu.cloud:server:24.04:arm64": {"version": "24.04", "release": "noble", "release_title": "24.04 LTS", "supported": true, "arch": "arm64", "versions": {}},
+      "com.ubuntu.cloud:server:24.10:amd64": {"version": "24.10", "release": "oracular", "release_title": "24.10", "supported": false, "arch": "amd64", "versions": {}},
+      "com.ubuntu.cloud:server:25.10:amd64": {"version": "25.10", "release": "questing", "release_title": "25.10", "supported": true, "arch": "amd64", "versions": {}},
+      "com.ubuntu.cloud:server:26.04:amd64": {"version": "26.04", "release": "resolute", "release_title": "26.04 LTS", "supported": true, "arch": "amd64", "versions": {}}
+    }}"#;
+
+    #[test]
+    fn ubuntu_streams_parse() {
+        let r = parse_ubuntu_streams(STREAMS).unwrap();
+        let v: Vec<(&str, bool, bool)> = r
+            .iter()
+            .map(|r| (r.version.as_str(), r.supported, r.lts))
+            .collect();
+        assert_eq!(
+            v,
+            [
+                ("22.04", true, true),
+                ("24.04", true, true),
+                ("24.10", false, false),
+                ("25.10", true, false),
+                ("26.04", true, true)
+            ]
+        );
+        assert!(parse_ubuntu_streams("{}").is_err());
+    }
+
+    #[test]
+    fn ubuntu_news_lts_only_for_an_lts_catalog() {
+        let lists = ReleaseLists {
+            ubuntu: Some(parse_ubuntu_streams(STREAMS).unwrap()),
+            ..Default::default()
+        };
+        let (a, b) = (ubuntu("22.04"), ubuntu("24.04"));
+        let n = release_news(&lists, &[&a, &b]);
+        assert_eq!(n.len(), 1, "{n:?}");
+        assert_eq!(n[0].version.as_deref(), Some("26.04"));
+        assert_eq!(
+            n[0].message,
+            "ubuntu 26.04 is released (resolute, LTS) and the catalog has no image for it yet"
+        );
+        // A catalog with an interim release hears about the newer interim one too.
+        let c = ubuntu("24.10");
+        let n = release_news(&lists, &[&b, &c]);
+        let got: Vec<_> = n.iter().filter_map(|n| n.version.as_deref()).collect();
+        assert_eq!(got, ["25.10", "26.04"]);
+        // Up to date: nothing.
+        let d = ubuntu("26.04");
+        assert_eq!(release_news(&lists, &[&b, &d]), vec![]);
+        // No Ubuntu in the catalog: nothing.
+        assert_eq!(release_news(&lists, &[&fedora(Some("43"))]), vec![]);
+    }
+
+    const FEDORA: &str = r#"[
+      {"version": "42", "arch": "x86_64", "link": "https://x/42.qcow2", "variant": "Cloud", "subvariant": "Cloud_Base", "size": "1"},
+      {"version": "43", "arch": "x86_64", "link": "https://x/43.qcow2", "variant": "Cloud", "subvariant": "Cloud_Base", "size": "1"},
+      {"version": "44 Beta", "arch": "x86_64", "link": "https://x/44.qcow2", "variant": "Cloud", "subvariant": "Cloud_Base", "size": "1"},
+      {"version": "44", "arch": "x86_64", "link": "https://x/44.iso", "variant": "Server", "subvariant": "Server", "size": "1"}
+    ]"#;
+
+    #[test]
+    fn fedora_news() {
+        let list = parse_fedora_releases(FEDORA).unwrap();
+        assert_eq!(list, ["42", "43"]);
+        let lists = ReleaseLists {
+            fedora: Some(list),
+            ..Default::default()
+        };
+        let n = release_news(&lists, &[&fedora(Some("42"))]);
+        assert_eq!(
+            n.iter()
+                .filter_map(|n| n.version.as_deref())
+                .collect::<Vec<_>>(),
+            ["43"]
+        );
+        assert_eq!(release_news(&lists, &[&fedora(Some("43"))]), vec![]);
+        // An image that follows the newest release needs no news.
+        assert_eq!(
+            release_news(&lists, &[&fedora(Some("42")), &fedora(None)]),
+            vec![]
+        );
+    }
+
+    const ALPINE: &str = r#"{"architectures": ["x86_64"], "latest_stable": "v3.23", "release_branches": [
+      {"rel_branch": "edge", "git_branch": "master"},
+      {"rel_branch": "v3.9", "git_branch": "3.9-stable", "eol_date": "2020-11-01"},
+      {"rel_branch": "v3.22", "git_branch": "3.22-stable", "eol_date": "2027-05-01"},
+      {"rel_branch": "v3.23", "git_branch": "3.23-stable", "eol_date": "2027-11-01", "releases": [{"version": "3.23.4", "date": "2026-10-01"}]}
+    ]}"#;
+
+    #[test]
+    fn alpine_news() {
+        let list = parse_alpine_releases(ALPINE).unwrap();
+        assert_eq!(
+            list,
+            AlpineReleases {
+                latest_stable: "3.23".into(),
+                branches: vec!["3.9".into(), "3.22".into(), "3.23".into()]
+            }
+        );
+        let lists = ReleaseLists {
+            alpine: Some(list),
+            ..Default::default()
+        };
+        let n = release_news(&lists, &[&alpine(Some("3.22"))]);
+        assert_eq!(
+            n.iter()
+                .filter_map(|n| n.version.as_deref())
+                .collect::<Vec<_>>(),
+            ["3.23"]
+        );
+        assert_eq!(n[0].kind, NewsKind::NewRelease);
+        assert_eq!(release_news(&lists, &[&alpine(Some("3.23"))]), vec![]);
+        assert_eq!(release_news(&lists, &[&alpine(None)]), vec![]);
+    }
+
+    #[test]
+    fn versions_compare_numerically() {
+        use std::cmp::Ordering::*;
+        assert_eq!(version_cmp("3.9", "3.23"), Less);
+        assert_eq!(version_cmp("24.10", "24.04"), Greater);
+        assert_eq!(version_cmp("10", "9"), Greater);
+    }
+}

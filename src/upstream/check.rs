@@ -1,0 +1,540 @@
+//! The core of `check`: discover, select and lock every image; report what changed.
+//!
+//! Images are checked concurrently (bounded); each image's outcome is a value
+//! ([`ImageReport`]) collected into a `BTreeMap`, so output is sorted and stable whatever
+//! the completion order. Lockfiles are written afterwards, one by one, only when their
+//! bytes change, and never for a failed, held or refused image. The exit status follows
+//! `docs/exit-codes.md` (see [`CheckReport::exit_status`]).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use futures_util::StreamExt;
+use serde::Serialize;
+
+use crate::catalog::{self, Catalog, Image};
+use crate::exit::ExitStatus;
+use crate::lock::{self, Build, FORMAT_VERSION, LockChange, LockedImage};
+use crate::upstream::fetch::StatsSnapshot;
+use crate::upstream::select::{self, Decision};
+use crate::upstream::{Candidate, Fetcher};
+
+/// What the verb asked for.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    pub dry_run: bool,
+    pub locked: bool,
+    pub allow_downgrade: bool,
+    pub concurrency: usize,
+    /// "Now" for `min_age` (passed in for reproducible tests).
+    pub now: jiff::Timestamp,
+}
+
+/// The outcome of one image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Added,
+    Updated,
+    /// Same version, different bytes or URL (a silent respin).
+    Rebuilt,
+    /// Only bookkeeping changed (signature status, size, source digest).
+    Refreshed,
+    Unchanged,
+    /// The newest build is younger than `min_age`.
+    Held,
+    /// The newest build is older than the locked one (and `--allow-downgrade` was not given).
+    DowngradeRefused,
+    Failed,
+}
+
+/// A failure, with the place and a next step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    pub hint: String,
+    /// A later run may succeed without any change (5xx, timeouts).
+    pub transient: bool,
+}
+
+/// The report of one image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageReport {
+    pub outcome: Outcome,
+    /// The locked version before the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// The version after the run (or the one held back / refused).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// Why it was held or refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Whether the lockfile was written in this run.
+    pub written: bool,
+    /// The unified diff of the lockfile (for changes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Failure>,
+    /// The new lock, when the outcome is a change (not serialized: the diff shows it).
+    #[serde(skip)]
+    pub new_lock: Option<LockedImage>,
+}
+
+impl ImageReport {
+    fn failed(failure: Failure, from: Option<String>) -> Self {
+        Self {
+            outcome: Outcome::Failed,
+            from,
+            to: None,
+            build_date: None,
+            url: None,
+            signature: None,
+            note: None,
+            written: false,
+            diff: None,
+            error: Some(failure),
+            new_lock: None,
+        }
+    }
+
+    pub fn is_change(&self) -> bool {
+        matches!(
+            self.outcome,
+            Outcome::Added | Outcome::Updated | Outcome::Rebuilt | Outcome::Refreshed
+        )
+    }
+}
+
+/// The whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub images: BTreeMap<String, ImageReport>,
+    pub summary: Summary,
+    pub http: StatsSnapshot,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub checked: usize,
+    pub changed: usize,
+    pub unchanged: usize,
+    pub held: usize,
+    pub refused: usize,
+    pub failed: usize,
+}
+
+impl CheckReport {
+    /// 0 ok; 2 changes (with `--detailed-exitcode`); 3 some failed; 75 all failed
+    /// transiently; 5 a downgrade refused or, with `--locked`, a lockfile would change.
+    pub fn exit_status(&self, options: &CheckOptions, detailed: bool) -> ExitStatus {
+        let s = &self.summary;
+        let mut status = ExitStatus::Success;
+        if detailed && s.changed > 0 {
+            status = ExitStatus::Changes;
+        }
+        if s.refused > 0 || (options.locked && s.changed > 0) {
+            status = status.merge(ExitStatus::Refused);
+        }
+        let failures: Vec<&Failure> = self
+            .images
+            .values()
+            .filter_map(|r| r.error.as_ref())
+            .collect();
+        let transient = failures.iter().filter(|f| f.transient).count();
+        status.merge(ExitStatus::for_items(
+            ExitStatus::Success,
+            failures.len(),
+            transient,
+            s.checked,
+        ))
+    }
+}
+
+/// Which images to check: all enabled ones, or those matching `ids` (globs). An id pattern
+/// that matches no image is an error (a typo must not silently check nothing).
+pub fn select_images<'a>(catalog: &'a Catalog, ids: &[String]) -> Result<Vec<&'a Image>, String> {
+    if ids.is_empty() {
+        return Ok(catalog.enabled().collect());
+    }
+    for pattern in ids {
+        if !catalog.images.keys().any(|id| glob_match(pattern, id)) {
+            return Err(pattern.clone());
+        }
+    }
+    Ok(catalog
+        .enabled()
+        .filter(|i| ids.iter().any(|p| glob_match(p, &i.id)))
+        .collect())
+}
+
+/// `*` and `?` globs over ids.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    fn rec(p: &[u8], t: &[u8]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => rec(&p[1..], t) || (!t.is_empty() && rec(p, &t[1..])),
+            (Some(b'?'), Some(_)) => rec(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => rec(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    rec(pattern.as_bytes(), text.as_bytes())
+}
+
+/// Checks the images and writes the changed lockfiles (unless `dry_run`/`locked`).
+pub async fn run(
+    images: &[&Image],
+    state_dir: &Path,
+    fetcher: &Fetcher,
+    options: &CheckOptions,
+) -> CheckReport {
+    let concurrency = options.concurrency.max(1);
+    let results: Vec<(String, ImageReport)> = futures_util::stream::iter(images.iter().copied())
+        .map(|image| async move {
+            let report = check_image(image, state_dir, fetcher, options).await;
+            (image.id.clone(), report)
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let mut images: BTreeMap<String, ImageReport> = results.into_iter().collect();
+    if !options.dry_run && !options.locked {
+        for (id, report) in images.iter_mut() {
+            let Some(new) = &report.new_lock else {
+                continue;
+            };
+            match lock::store::write_if_changed(state_dir, new) {
+                Ok(written) => report.written = written,
+                Err(e) => {
+                    let path = lock::store::path_for(state_dir, id);
+                    *report = ImageReport::failed(
+                        Failure {
+                            message: format!("cannot write {}: {e}", path.display()),
+                            url: None,
+                            status: None,
+                            hint: "check that the state directory exists and is writable".into(),
+                            transient: false,
+                        },
+                        report.from.clone(),
+                    );
+                }
+            }
+        }
+    }
+    let mut summary = Summary {
+        checked: images.len(),
+        ..Summary::default()
+    };
+    for r in images.values() {
+        match r.outcome {
+            Outcome::Unchanged => summary.unchanged += 1,
+            Outcome::Held => summary.held += 1,
+            Outcome::DowngradeRefused => summary.refused += 1,
+            Outcome::Failed => summary.failed += 1,
+            _ => summary.changed += 1,
+        }
+    }
+    CheckReport {
+        images,
+        summary,
+        http: fetcher.stats().snapshot(),
+        dry_run: options.dry_run || options.locked,
+    }
+}
+
+async fn check_image(
+    image: &Image,
+    state_dir: &Path,
+    fetcher: &Fetcher,
+    options: &CheckOptions,
+) -> ImageReport {
+    let old_text = std::fs::read_to_string(lock::store::path_for(state_dir, &image.id)).ok();
+    let old = match lock::store::read(state_dir, &image.id) {
+        Ok(old) => old,
+        Err(e) => {
+            return ImageReport::failed(
+                Failure {
+                    message: e.to_string(),
+                    url: None,
+                    status: None,
+                    hint: "fix or delete the lockfile; `check` rewrites it from upstream".into(),
+                    transient: false,
+                },
+                None,
+            );
+        }
+    };
+    let from = old.as_ref().map(|l| l.build.version.clone());
+    let candidates = match crate::upstream::discover(image, fetcher).await {
+        Ok(c) => c,
+        Err(e) => {
+            return ImageReport::failed(
+                Failure {
+                    message: e.to_string(),
+                    url: e.url().map(str::to_owned),
+                    status: e.status(),
+                    hint: e.hint(),
+                    transient: e.is_transient(),
+                },
+                from,
+            );
+        }
+    };
+    decide(
+        image,
+        old.as_ref(),
+        old_text.as_deref(),
+        candidates,
+        options,
+    )
+}
+
+/// The pure part: from the candidates and the old lock to a report (with the new lock).
+pub fn decide(
+    image: &Image,
+    old: Option<&LockedImage>,
+    old_text: Option<&str>,
+    candidates: Vec<Candidate>,
+    options: &CheckOptions,
+) -> ImageReport {
+    let from = old.map(|l| l.build.version.clone());
+    let decision = match select::select(
+        candidates,
+        &image.version,
+        old.map(|l| &l.build),
+        options.now,
+    ) {
+        Ok(d) => d,
+        Err(e) => {
+            return ImageReport::failed(
+                Failure {
+                    message: e.to_string(),
+                    url: None,
+                    status: None,
+                    hint: e.hint().into(),
+                    transient: false,
+                },
+                from,
+            );
+        }
+    };
+    let (candidate, note) = match decision {
+        Decision::Take(c) => (c, None),
+        Decision::Downgrade { candidate, locked } if options.allow_downgrade => {
+            let note = format!("downgrade from {locked} allowed by --allow-downgrade");
+            (candidate, Some(note))
+        }
+        Decision::Downgrade { candidate, locked } => {
+            return ImageReport {
+                outcome: Outcome::DowngradeRefused,
+                from,
+                to: Some(candidate.version.clone()),
+                build_date: Some(candidate.build_date.clone()),
+                url: Some(candidate.url.clone()),
+                signature: Some(candidate.signature.to_string()),
+                note: Some(format!(
+                    "the newest published build {} is older than the locked {locked}; the distributor withdrew a build? Use --allow-downgrade to take it",
+                    candidate.version
+                )),
+                written: false,
+                diff: None,
+                error: None,
+                new_lock: None,
+            };
+        }
+        Decision::Held { newest, ready_on } => {
+            return ImageReport {
+                outcome: Outcome::Held,
+                from,
+                to: Some(newest.version.clone()),
+                build_date: Some(newest.build_date.clone()),
+                url: Some(newest.url.clone()),
+                signature: Some(newest.signature.to_string()),
+                note: Some(format!(
+                    "younger than the catalog's min_age; taken on or after {ready_on}"
+                )),
+                written: false,
+                diff: None,
+                error: None,
+                new_lock: None,
+            };
+        }
+    };
+    if candidate.checksums.is_empty() || candidate.checksums.values().any(String::is_empty) {
+        return ImageReport::failed(
+            Failure {
+                message: format!(
+                    "{}: no checksum for {}",
+                    candidate.metadata_url, candidate.url
+                ),
+                url: Some(candidate.metadata_url.clone()),
+                status: None,
+                hint: "the distributor's metadata is incomplete; the lockfile is left as it is"
+                    .into(),
+                transient: false,
+            },
+            from,
+        );
+    }
+    let new = LockedImage {
+        format_version: FORMAT_VERSION,
+        id: image.id.clone(),
+        source_digest: catalog::source_digest(image),
+        build: Build {
+            version: candidate.version.clone(),
+            build_date: candidate.build_date.clone(),
+            url: candidate.url.clone(),
+            size: candidate.size,
+            metadata_url: candidate.metadata_url.clone(),
+            checksums: candidate.checksums.clone(),
+            signature: candidate.signature.clone(),
+        },
+    };
+    let change = LockChange::between(old, &new);
+    let outcome = match &change {
+        None => Outcome::Unchanged,
+        Some(LockChange::Added { .. }) => Outcome::Added,
+        Some(LockChange::Updated { .. }) => Outcome::Updated,
+        Some(LockChange::Rebuilt { .. }) => Outcome::Rebuilt,
+        Some(LockChange::Refreshed { .. }) => Outcome::Refreshed,
+    };
+    let diff = change.as_ref().map(|_| {
+        let new_text = lock::format::to_toml(&new);
+        let old_text = old_text.unwrap_or("");
+        let path = format!("state/{}.toml", image.id);
+        similar::TextDiff::from_lines(old_text, &new_text)
+            .unified_diff()
+            .header(&path, &path)
+            .to_string()
+    });
+    ImageReport {
+        outcome,
+        from,
+        to: Some(candidate.version),
+        build_date: Some(candidate.build_date),
+        url: Some(candidate.url),
+        signature: Some(candidate.signature.to_string()),
+        note,
+        written: false,
+        diff,
+        error: None,
+        new_lock: change.map(|_| new),
+    }
+}
+
+/// The human rendering: one line per change on stdout, problems on stderr.
+pub struct HumanLines {
+    /// Change lines (the data of `check`).
+    pub changes: Vec<String>,
+    /// `(id, message)` for held and refused images.
+    pub warnings: Vec<String>,
+    /// Rendered failures (`error:` / `hint:` lines).
+    pub errors: Vec<String>,
+    pub summary: String,
+}
+
+/// Renders a report for people (pure).
+pub fn render_human(report: &CheckReport, verbose: bool) -> HumanLines {
+    let mut out = HumanLines {
+        changes: Vec::new(),
+        warnings: Vec::new(),
+        errors: Vec::new(),
+        summary: String::new(),
+    };
+    for (id, r) in &report.images {
+        let to = r.to.as_deref().unwrap_or("?");
+        let date = r.build_date.as_deref().unwrap_or("?");
+        let sig = r.signature.as_deref().unwrap_or("?");
+        let line = match r.outcome {
+            Outcome::Added => Some(format!(
+                "{id}: (new) -> {to} (built {date}, signature {sig})"
+            )),
+            Outcome::Updated | Outcome::Rebuilt | Outcome::Refreshed => {
+                let what = match r.outcome {
+                    Outcome::Rebuilt => " [rebuilt: same version, new bytes]",
+                    Outcome::Refreshed => " [metadata only]",
+                    _ => "",
+                };
+                Some(format!(
+                    "{id}: {} -> {to} (built {date}, signature {sig}){what}",
+                    r.from.as_deref().unwrap_or("?")
+                ))
+            }
+            _ => None,
+        };
+        if let Some(mut line) = line {
+            if let Some(note) = &r.note {
+                line.push_str(&format!("; {note}"));
+            }
+            if verbose && let Some(diff) = &r.diff {
+                line.push('\n');
+                line.push_str(diff.trim_end());
+            }
+            out.changes.push(line);
+        }
+        match r.outcome {
+            Outcome::Held => out.warnings.push(format!(
+                "{id}: held at {}: {to} (built {date}) is {}",
+                r.from.as_deref().unwrap_or("nothing"),
+                r.note.as_deref().unwrap_or("")
+            )),
+            Outcome::DowngradeRefused => out.warnings.push(format!(
+                "{id}: refused: {}",
+                r.note.as_deref().unwrap_or("downgrade")
+            )),
+            _ => {}
+        }
+        if let Some(e) = &r.error {
+            let mut text = format!("error: {id}: {}", e.message);
+            text.push_str(&format!("\nhint: {}", e.hint));
+            out.errors.push(text);
+        }
+    }
+    let s = &report.summary;
+    out.summary = format!(
+        "{} images: {} changed, {} unchanged, {} held, {} refused, {} failed{}; {} requests, {} bytes, {} not modified",
+        s.checked,
+        s.changed,
+        s.unchanged,
+        s.held,
+        s.refused,
+        s.failed,
+        if report.dry_run {
+            " (nothing written)"
+        } else {
+            ""
+        },
+        report.http.requests,
+        report.http.bytes,
+        report.http.not_modified
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("ubuntu-*", "ubuntu-24.04"));
+        assert!(glob_match("*", "x"));
+        assert!(glob_match("alma?inux-9", "almalinux-9"));
+        assert!(!glob_match("ubuntu-*", "debian-12"));
+        assert!(glob_match("debian-12", "debian-12"));
+        assert!(!glob_match("debian-1", "debian-12"));
+    }
+}

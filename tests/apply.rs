@@ -1,0 +1,833 @@
+//! `plan` / `apply` against a REAL Glance + Keystone.
+//!
+//! Start one (ports chosen to stay clear of other instances):
+//! ```text
+//! GK_KEYSTONE_PORT=5100 GK_GLANCE_PORT=9392 GK_WEB_PORT=8792 \
+//!   tests/openstack/glance-keystone.sh start /tmp/gk-reconcile
+//! IMAGE_CRAWLER_TEST_CLOUDS=/tmp/gk-reconcile/clouds.yaml cargo test --test apply
+//! ```
+//! The tests FAIL (never skip) without `IMAGE_CRAWLER_TEST_CLOUDS`. Upstream images are random
+//! bytes served by a small HTTP server on 127.0.0.1 in the test. Every test uses its own
+//! catalog id (and `os_version`), so tests run in parallel on one Glance without interfering.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use image_crawler::catalog::ID_PROPERTY;
+use image_crawler::lock::{Build, HashAlgorithm, LockedImage, SignatureState, SignatureStatus};
+use image_crawler::openstack::glance::PatchOp;
+use image_crawler::openstack::{Glance, GlanceImage};
+use image_crawler::reconcile::Plan;
+use sha2::{Digest as _, Sha256, Sha512};
+
+const CLOUD: &str = "gk-admin";
+
+fn clouds_yaml() -> PathBuf {
+    match std::env::var_os("IMAGE_CRAWLER_TEST_CLOUDS") {
+        Some(p) => PathBuf::from(p),
+        None => panic!(
+            "IMAGE_CRAWLER_TEST_CLOUDS is not set. These tests need a real Glance + Keystone:\n  \
+             GK_KEYSTONE_PORT=5100 GK_GLANCE_PORT=9392 GK_WEB_PORT=8792 tests/openstack/glance-keystone.sh start /tmp/gk-reconcile\n  \
+             IMAGE_CRAWLER_TEST_CLOUDS=/tmp/gk-reconcile/clouds.yaml cargo test --test apply"
+        ),
+    }
+}
+
+// ---------- a tiny upstream HTTP server ----------
+
+#[derive(Default)]
+struct Files {
+    /// path -> bytes
+    files: BTreeMap<String, Vec<u8>>,
+    /// Bytes per second when set (to catch an apply mid-upload).
+    throttle: Option<usize>,
+}
+
+struct Upstream {
+    base: String,
+    state: Arc<Mutex<Files>>,
+}
+
+impl Upstream {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let state: Arc<Mutex<Files>> = Arc::default();
+        let st = state.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let st = st.clone();
+                std::thread::spawn(move || serve(conn, &st));
+            }
+        });
+        Upstream { base, state }
+    }
+
+    fn put(&self, path: &str, bytes: Vec<u8>) -> String {
+        self.state.lock().unwrap().files.insert(path.into(), bytes);
+        format!("{}{path}", self.base)
+    }
+
+    fn throttle(&self, bytes_per_sec: Option<usize>) {
+        self.state.lock().unwrap().throttle = bytes_per_sec;
+    }
+}
+
+fn serve(mut conn: TcpStream, state: &Mutex<Files>) {
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut request = String::new();
+    if reader.read_line(&mut request).is_err() {
+        return;
+    }
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+    }
+    let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    let (body, throttle) = {
+        let s = state.lock().unwrap();
+        (s.files.get(&path).cloned(), s.throttle)
+    };
+    let Some(body) = body else {
+        let _ = conn
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        return;
+    };
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    if conn.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    let chunk = throttle.map_or(1 << 16, |t| (t / 10).max(1));
+    for part in body.chunks(chunk) {
+        if conn.write_all(part).is_err() {
+            return;
+        }
+        if throttle.is_some() {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so images differ per seed.
+fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+// ---------- a project: catalog + state directories ----------
+
+struct Project {
+    dir: tempfile::TempDir,
+    id: String,
+    name: String,
+}
+
+struct Spec<'a> {
+    transfer: &'a str,
+    /// Also declare `<id>-twin` with the same os_distro/os_version (both generic, public).
+    twin: bool,
+    keep: u32,
+    delete: bool,
+    extra_properties: &'a str,
+}
+
+impl Default for Spec<'_> {
+    fn default() -> Self {
+        Spec {
+            transfer: "stream",
+            twin: false,
+            keep: 1,
+            delete: false,
+            extra_properties: "        hw_rng_model: virtio\n",
+        }
+    }
+}
+
+impl Project {
+    fn new(test: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("catalog")).unwrap();
+        std::fs::create_dir_all(dir.path().join("state")).unwrap();
+        // Unique per run: a re-run never sees the images of an earlier run as its own.
+        let nonce = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+            % 1_000_000_000;
+        let id = format!("t-{test}-{nonce}");
+        Project {
+            dir,
+            name: format!("TestOS {test} {nonce}"),
+            id,
+        }
+    }
+
+    fn catalog(&self, spec: &Spec<'_>) {
+        let yaml = format!(
+            r#"settings:
+  vendor: test
+images:
+  - id: {id}
+    name: "{name}"
+    architecture: x86_64
+    signature:
+      policy: off
+    source:
+      static:
+        url: "http://127.0.0.1:1/unused"
+        checksum: "sha256:{zero}"
+        version: "0"
+        build_date: "2026-01-01"
+    transfer: {transfer}
+    glance:
+      disk_format: raw
+      container_format: bare
+      min_disk: 1
+      min_ram: 128
+      visibility: public
+      tags: ["os:test"]
+      properties:
+        os_distro: testos
+        os_version: "{id}"
+        os_purpose: generic
+        hw_disk_bus: virtio
+        replace_frequency: monthly
+        provided_until: none
+        uuid_validity: last-2
+        image_original_user: test
+        image_description: "https://example.org/notes"
+{extra}    rotation:
+      keep: {keep}
+      delete: {delete}
+"#,
+            id = self.id,
+            name = self.name,
+            zero = "0".repeat(64),
+            transfer = spec.transfer,
+            keep = spec.keep,
+            delete = spec.delete,
+            extra = spec.extra_properties,
+        );
+        let yaml = if spec.twin {
+            let entry = &yaml[yaml.find("  - id:").unwrap()..];
+            let twin = entry
+                .replacen(
+                    &format!("id: {}", self.id),
+                    &format!("id: {}-twin", self.id),
+                    1,
+                )
+                .replacen(
+                    &format!("name: \"{}\"", self.name),
+                    &format!("name: \"{} twin\"", self.name),
+                    1,
+                );
+            format!("{yaml}{twin}")
+        } else {
+            yaml
+        };
+        std::fs::write(self.dir.path().join("catalog/test.yaml"), yaml).unwrap();
+    }
+
+    /// Locks `version` (built on `date`) at `url` with the checksums of `bytes`.
+    fn lock(&self, version: &str, date: &str, url: &str, bytes: &[u8], algos: &[HashAlgorithm]) {
+        self.lock_as(&self.id, version, date, url, bytes, algos);
+    }
+
+    fn lock_as(
+        &self,
+        id: &str,
+        version: &str,
+        date: &str,
+        url: &str,
+        bytes: &[u8],
+        algos: &[HashAlgorithm],
+    ) {
+        let mut checksums = BTreeMap::new();
+        for a in algos {
+            let hex = match a {
+                HashAlgorithm::Sha256 => hex::encode(Sha256::digest(bytes)),
+                HashAlgorithm::Sha512 => hex::encode(Sha512::digest(bytes)),
+                HashAlgorithm::Md5 => unreachable!(),
+            };
+            checksums.insert(*a, hex);
+        }
+        let lock = LockedImage {
+            format_version: image_crawler::lock::FORMAT_VERSION,
+            id: id.to_owned(),
+            source_digest: "sha256:test".into(),
+            build: Build {
+                version: version.into(),
+                build_date: date.into(),
+                url: url.into(),
+                size: Some(bytes.len() as u64),
+                metadata_url: format!("{url}.SHA256SUMS"),
+                checksums,
+                signature: SignatureStatus::state(SignatureState::Off),
+            },
+        };
+        image_crawler::lock::store::write_if_changed(&self.dir.path().join("state"), &lock)
+            .unwrap();
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_image-crawler"));
+        c.env("OS_CLIENT_CONFIG_FILE", clouds_yaml())
+            .env_remove("OS_CLOUD")
+            .env("NO_COLOR", "1")
+            .arg("--catalog")
+            .arg(self.dir.path().join("catalog"))
+            .arg("--state")
+            .arg(self.dir.path().join("state"))
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let out = self.cmd(args).output().unwrap();
+        eprintln!(
+            "$ image-crawler {}\n--- exit {:?}\n--- stdout\n{}--- stderr\n{}",
+            args.join(" "),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn plan(&self) -> Plan {
+        let out = self.run(&["--format", "json", "plan", "--cloud", CLOUD]);
+        assert_eq!(out.status.code(), Some(0));
+        serde_json::from_slice(&out.stdout).expect("plan JSON")
+    }
+
+    fn apply(&self, extra: &[&str]) -> Output {
+        let mut args = vec!["apply", "--cloud", CLOUD, "--yes"];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+// ---------- Glance, seen by the test through the tool's own client ----------
+
+async fn glance() -> Glance {
+    use image_crawler::openstack::config::{ConfigFiles, resolve};
+    let path = clouds_yaml();
+    let text = std::fs::read_to_string(&path).expect("read IMAGE_CRAWLER_TEST_CLOUDS");
+    let files = ConfigFiles {
+        clouds: Some((path, text)),
+        secure: None,
+    };
+    let config = resolve(&files, Some(CLOUD), &BTreeMap::new()).expect("the test cloud");
+    Glance::connect(config)
+        .await
+        .expect("connect to the test Glance")
+}
+
+async fn images_of(g: &Glance, id: &str) -> Vec<GlanceImage> {
+    let mut v: Vec<GlanceImage> = image_crawler::reconcile::apply::observe(g)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.properties.get(ID_PROPERTY).map(String::as_str) == Some(id))
+        .collect();
+    v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    v
+}
+
+async fn cleanup(g: &Glance, id: &str) {
+    for i in images_of(g, id).await {
+        if i.protected {
+            let _ = g
+                .patch(
+                    &i.id,
+                    &[op("replace", "/protected", serde_json::json!(false))],
+                )
+                .await;
+        }
+        let _ = g.delete(&i.id).await;
+    }
+}
+
+fn op(kind: &str, path: &str, value: serde_json::Value) -> PatchOp {
+    use image_crawler::openstack::glance::PatchKind;
+    PatchOp {
+        op: match kind {
+            "add" => PatchKind::Add,
+            "remove" => PatchKind::Remove,
+            _ => PatchKind::Replace,
+        },
+        path: path.into(),
+        value: (kind != "remove").then_some(value),
+    }
+}
+
+fn sha512(b: &[u8]) -> String {
+    hex::encode(Sha512::digest(b))
+}
+
+// ---------- the tests ----------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn first_import_is_verified_and_a_second_apply_is_a_no_op() {
+    let g = glance().await;
+    let up = Upstream::start();
+    let p = Project::new("first");
+    p.catalog(&Spec::default());
+    let bytes = random_bytes(3 << 20, 1);
+    let url = up.put("/first/v1/disk.img", bytes.clone());
+    p.lock("1", "2026-11-01", &url, &bytes, &[HashAlgorithm::Sha256]);
+
+    let out = p.run(&["plan", "--cloud", CLOUD, "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(2), "changes pending -> exit 2");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("+ import"), "{text}");
+    assert!(
+        text.contains("Plan: 1 to import, 0 to update, 0 to rotate, 0 to delete."),
+        "{text}"
+    );
+
+    let out = p.apply(&["--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let events = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        events
+            .lines()
+            .any(|l| l.contains(r#""type":"image_imported""#)),
+        "{events}"
+    );
+
+    let imgs = images_of(&g, &p.id).await;
+    assert_eq!(imgs.len(), 1, "{imgs:#?}");
+    let img = &imgs[0];
+    assert_eq!(img.name, p.name);
+    assert_eq!(img.status, "active");
+    assert_eq!(img.visibility, "public");
+    assert!(!img.hidden);
+    assert_eq!(img.size, Some(bytes.len() as u64));
+    assert_eq!(img.os_hash_value.as_deref(), Some(sha512(&bytes).as_str()));
+    assert_eq!(img.properties["image_source"], url);
+    assert_eq!(img.properties["image_build_date"], "2026-11-01");
+    assert_eq!(img.properties["image_crawler_version"], "1");
+    assert_eq!(img.properties["architecture"], "x86_64");
+    assert!(img.tags.contains("managed_by_test") && img.tags.contains("os:test"));
+
+    // Idempotency: the next plan is empty, a second apply changes nothing.
+    assert!(p.plan().is_empty());
+    let out = p.run(&["plan", "--cloud", CLOUD, "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = p.apply(&["--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("image_"),
+        "second apply did something"
+    );
+    let again = images_of(&g, &p.id).await;
+    assert_eq!(again.len(), 1);
+    assert_eq!(
+        again[0].updated_at, img.updated_at,
+        "second apply touched the image"
+    );
+    cleanup(&g, &p.id).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bump_rotates_then_retention_deletes_only_within_max_deletes() {
+    let g = glance().await;
+    let up = Upstream::start();
+    let p = Project::new("bump");
+    p.catalog(&Spec {
+        delete: true,
+        keep: 1,
+        ..Spec::default()
+    });
+    let b1 = random_bytes(1 << 20, 11);
+    let u1 = up.put("/bump/v1.img", b1.clone());
+    p.lock("1", "2026-11-01", &u1, &b1, &[HashAlgorithm::Sha256]);
+    assert_eq!(p.apply(&[]).status.code(), Some(0));
+    let first = images_of(&g, &p.id).await;
+    assert_eq!(first.len(), 1);
+
+    let b2 = random_bytes(1 << 20, 12);
+    let u2 = up.put("/bump/v2.img", b2.clone());
+    p.lock("2", "2026-11-08", &u2, &b2, &[HashAlgorithm::Sha256]);
+    let plan = p.plan();
+    let s = plan.summary();
+    assert_eq!((s.import, s.rotate, s.delete), (1, 1, 0), "{plan:#?}");
+    assert_eq!(p.apply(&[]).status.code(), Some(0));
+    let imgs = images_of(&g, &p.id).await;
+    assert_eq!(imgs.len(), 2, "{imgs:#?}");
+    let old = imgs.iter().find(|i| i.id == first[0].id).unwrap();
+    let new = imgs.iter().find(|i| i.id != first[0].id).unwrap();
+    assert_eq!(old.name, format!("{} 20261101", p.name));
+    assert!(old.hidden);
+    assert_eq!(old.properties["os_purpose"], "oldgeneric");
+    assert_eq!(new.name, p.name);
+    assert!(!new.hidden);
+    assert_eq!(new.properties["os_purpose"], "generic");
+    assert_eq!(new.properties["image_crawler_version"], "2");
+    assert!(p.plan().is_empty());
+
+    // A third build: keep 1 old -> build 1 is beyond retention and may be deleted.
+    let b3 = random_bytes(1 << 20, 13);
+    let u3 = up.put("/bump/v3.img", b3.clone());
+    p.lock("3", "2026-11-15", &u3, &b3, &[HashAlgorithm::Sha256]);
+    let out = p.apply(&["--max-deletes", "0"]);
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "more deletions than --max-deletes: refused"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--max-deletes"));
+    assert_eq!(
+        images_of(&g, &p.id).await.len(),
+        2,
+        "a refused apply changes nothing"
+    );
+
+    assert_eq!(p.apply(&["--max-deletes", "1"]).status.code(), Some(0));
+    let imgs = images_of(&g, &p.id).await;
+    let names: Vec<&str> = imgs.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(imgs.len(), 2, "{names:?}");
+    assert!(!imgs.iter().any(|i| i.id == first[0].id), "build 1 deleted");
+    assert!(names.contains(&p.name.as_str()));
+    assert!(names.contains(&format!("{} 20261108", p.name).as_str()));
+    assert!(p.plan().is_empty());
+    cleanup(&g, &p.id).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_is_repaired_and_dropped_properties_are_removed() {
+    let g = glance().await;
+    let up = Upstream::start();
+    let p = Project::new("drift");
+    p.catalog(&Spec::default());
+    let b = random_bytes(1 << 20, 21);
+    let u = up.put("/drift.img", b.clone());
+    p.lock("1", "2026-11-01", &u, &b, &[HashAlgorithm::Sha256]);
+    assert_eq!(p.apply(&[]).status.code(), Some(0));
+    let img = images_of(&g, &p.id).await.remove(0);
+
+    // Out of band: change a managed property, add an operator's own, drop a tag.
+    g.patch(
+        &img.id,
+        &[
+            op("replace", "/os_distro", serde_json::json!("tampered")),
+            op("add", "/operator_note", serde_json::json!("keep me")),
+            op("replace", "/min_ram", serde_json::json!(64)),
+        ],
+    )
+    .await
+    .unwrap();
+    g.remove_tag(&img.id, "os:test").await.unwrap();
+
+    let plan = p.plan();
+    assert_eq!(plan.changes.len(), 1, "{plan:#?}");
+    let c = &plan.changes[0];
+    let field = |f: &str| c.details.iter().find(|d| d.field == f).cloned();
+    let d = field("property:os_distro").expect("os_distro drift shown");
+    assert_eq!(
+        (d.before.as_deref(), d.after.as_deref()),
+        (Some("tampered"), Some("testos"))
+    );
+    assert!(field("min_ram").is_some() && field("tag:os:test").is_some());
+    assert!(field("property:operator_note").is_none());
+
+    assert_eq!(p.apply(&[]).status.code(), Some(0));
+    let fixed = images_of(&g, &p.id).await.remove(0);
+    assert_eq!(fixed.properties["os_distro"], "testos");
+    assert_eq!(fixed.min_ram, 128);
+    assert!(fixed.tags.contains("os:test"));
+    assert_eq!(fixed.properties["operator_note"], "keep me");
+
+    // The catalog stops declaring hw_rng_model: it is removed; operator_note stays.
+    p.catalog(&Spec {
+        extra_properties: "",
+        ..Spec::default()
+    });
+    assert_eq!(p.apply(&[]).status.code(), Some(0));
+    let after = images_of(&g, &p.id).await.remove(0);
+    assert!(
+        !after.properties.contains_key("hw_rng_model"),
+        "{:#?}",
+        after.properties
+    );
+    assert_eq!(after.properties["operator_note"], "keep me");
+    assert!(after.properties.contains_key("os_hash_algo") || after.os_hash_algo.is_some());
+    assert!(p.plan().is_empty());
+    cleanup(&g, &p.id).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_upstream_bytes_leave_no_image_behind() {
+    let g = glance().await;
+    let up = Upstream::start();
+    for transfer in ["stream", "glance-direct", "web-download"] {
+        let p = Project::new(&format!("mismatch-{transfer}"));
+        p.catalog(&Spec {
+            transfer,
+            ..Spec::default()
+        });
+        let promised = random_bytes(1 << 20, 31);
+        let served = random_bytes(1 << 20, 32);
+        let u = up.put(&format!("/mismatch-{transfer}.img"), served);
+        p.lock("1", "2026-11-01", &u, &promised, &[HashAlgorithm::Sha256]);
+        let out = p.apply(&[]);
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{transfer}: failed image -> exit 3"
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("sha256"), "{transfer}: {err}");
+        let left = images_of(&g, &p.id).await;
+        assert!(left.is_empty(), "{transfer}: {left:#?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn web_download_and_glance_direct_import_verified_images() {
+    let g = glance().await;
+    let up = Upstream::start();
+    for (transfer, algos) in [
+        ("glance-direct", vec![HashAlgorithm::Sha256]),
+        ("web-download", vec![HashAlgorithm::Sha512]),
+        ("web-download", vec![HashAlgorithm::Sha256]),
+    ] {
+        let p = Project::new(&format!("{transfer}-{}", algos[0]));
+        p.catalog(&Spec {
+            transfer,
+            ..Spec::default()
+        });
+        let b = random_bytes(2 << 20, 41);
+        let u = up.put(&format!("/{}.img", p.id), b.clone());
+        p.lock("1", "2026-11-01", &u, &b, &algos);
+        let out = p.apply(&["--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{transfer}");
+        let events = String::from_utf8_lossy(&out.stdout);
+        assert!(events.contains("image_imported"), "{events}");
+        let imgs = images_of(&g, &p.id).await;
+        assert_eq!(imgs.len(), 1);
+        assert_eq!(imgs[0].name, p.name);
+        assert_eq!(imgs[0].os_hash_value.as_deref(), Some(sha512(&b).as_str()));
+        assert!(p.plan().is_empty());
+        cleanup(&g, &p.id).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stale_saved_plan_is_refused() {
+    let g = glance().await;
+    let up = Upstream::start();
+    let p = Project::new("stale");
+    p.catalog(&Spec::default());
+    let b = random_bytes(1 << 20, 51);
+    let u = up.put("/stale.img", b.clone());
+    p.lock("1", "2026-11-01", &u, &b, &[HashAlgorithm::Sha256]);
+    assert_eq!(p.apply(&[]).status.code(), Some(0));
+    let img = images_of(&g, &p.id).await.remove(0);
+
+    // Plan a drift repair, then Glance changes again before the apply.
+    g.patch(
+        &img.id,
+        &[op("replace", "/os_distro", serde_json::json!("one"))],
+    )
+    .await
+    .unwrap();
+    let plan_file = p.path("plan.json");
+    let out = p.run(&[
+        "plan",
+        "--cloud",
+        CLOUD,
+        "--out",
+        plan_file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    g.patch(
+        &img.id,
+        &[op("replace", "/os_distro", serde_json::json!("two"))],
+    )
+    .await
+    .unwrap();
+    let out = p.apply(&["--plan", plan_file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stale"));
+    assert_eq!(
+        images_of(&g, &p.id).await[0].properties["os_distro"],
+        "two",
+        "nothing applied"
+    );
+
+    // A lockfile change makes it stale too.
+    let out = p.run(&[
+        "plan",
+        "--cloud",
+        CLOUD,
+        "--out",
+        plan_file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    p.lock("2", "2026-11-02", &u, &b, &[HashAlgorithm::Sha256]);
+    assert_eq!(
+        p.apply(&["--plan", plan_file.to_str().unwrap()])
+            .status
+            .code(),
+        Some(5)
+    );
+
+    // A fresh plan applies.
+    let out = p.run(&[
+        "plan",
+        "--cloud",
+        CLOUD,
+        "--out",
+        plan_file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        p.apply(&["--plan", plan_file.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert!(p.plan().is_empty());
+    cleanup(&g, &p.id).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_during_upload_then_a_rerun_converges() {
+    let g = glance().await;
+    let up = Upstream::start();
+    let p = Project::new("kill");
+    p.catalog(&Spec::default());
+    let b1 = random_bytes(1 << 20, 61);
+    let u1 = up.put("/kill/v1.img", b1.clone());
+    p.lock("1", "2026-11-01", &u1, &b1, &[HashAlgorithm::Sha256]);
+    assert_eq!(p.apply(&[]).status.code(), Some(0));
+    let v1 = images_of(&g, &p.id).await.remove(0);
+
+    // Build 2 trickles in at 1 MiB/s: kill the apply while it uploads.
+    let b2 = random_bytes(8 << 20, 62);
+    let u2 = up.put("/kill/v2.img", b2.clone());
+    p.lock("2", "2026-11-08", &u2, &b2, &[HashAlgorithm::Sha256]);
+    up.throttle(Some(1 << 20));
+    let mut child = p
+        .cmd(&["apply", "--cloud", CLOUD, "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let imgs = images_of(&g, &p.id).await;
+        if imgs
+            .iter()
+            .any(|i| i.name.starts_with("image-crawler-tmp-"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no temporary image appeared");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    child.kill().unwrap(); // SIGKILL
+    let _ = child.wait();
+
+    // Mid-upload state: the stable name still points to the verified build 1.
+    let imgs = images_of(&g, &p.id).await;
+    let stable: Vec<&GlanceImage> = imgs.iter().filter(|i| i.name == p.name).collect();
+    assert_eq!(stable.len(), 1);
+    assert_eq!(stable[0].id, v1.id);
+    assert!(
+        imgs.iter()
+            .all(|i| i.status != "active" || i.visibility == "private" || i.id == v1.id)
+    );
+
+    up.throttle(None);
+    let plan = p.plan();
+    assert!(
+        plan.changes
+            .iter()
+            .any(|c| c.action == image_crawler::reconcile::Action::Cleanup),
+        "{plan:#?}"
+    );
+    assert_eq!(p.apply(&[]).status.code(), Some(0));
+    let imgs = images_of(&g, &p.id).await;
+    assert_eq!(imgs.len(), 2, "no duplicate, nothing lost: {imgs:#?}");
+    assert!(
+        imgs.iter()
+            .all(|i| i.status == "active" && !i.name.starts_with("image-crawler-tmp-"))
+    );
+    let current = imgs.iter().find(|i| i.name == p.name).unwrap();
+    assert_eq!(current.os_hash_value.as_deref(), Some(sha512(&b2).as_str()));
+    assert!(p.plan().is_empty());
+    cleanup(&g, &p.id).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_breaking_scs_0102_is_refused_unless_allowed() {
+    let g = glance().await;
+    let up = Upstream::start();
+    let p = Project::new("scs");
+    // Two public generic images of one os_distro/os_version: scs-0102 v2 uniqueness.
+    p.catalog(&Spec {
+        twin: true,
+        ..Spec::default()
+    });
+    let b = random_bytes(1 << 20, 71);
+    let u = up.put("/scs/v1.img", b.clone());
+    p.lock("1", "2026-11-01", &u, &b, &[HashAlgorithm::Sha256]);
+    let twin = format!("{}-twin", p.id);
+    p.lock_as(&twin, "1", "2026-11-01", &u, &b, &[HashAlgorithm::Sha256]);
+    let out = p.run(&["plan", "--cloud", CLOUD]);
+    assert_eq!(out.status.code(), Some(5));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("os-purpose-unique") && err.contains(&p.name),
+        "{err}"
+    );
+    let out = p.apply(&[]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(
+        images_of(&g, &p.id).await.is_empty(),
+        "refused: nothing imported"
+    );
+    let out = p.apply(&["--allow-nonconforming"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(images_of(&g, &p.id).await.len(), 1);
+    assert_eq!(images_of(&g, &twin).await.len(), 1);
+    cleanup(&g, &p.id).await;
+    cleanup(&g, &twin).await;
+}
+
+#[allow(dead_code)]
+fn read_all(path: &Path) -> String {
+    let mut s = String::new();
+    std::fs::File::open(path)
+        .unwrap()
+        .read_to_string(&mut s)
+        .unwrap();
+    s
+}

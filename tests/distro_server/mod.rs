@@ -1,0 +1,85 @@
+//! The mirror table that points the distributors' hosts at the shared fixture server
+//! (`tests/support/server.rs`, read-only here), and catalog images for discovery tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use image_crawler::catalog::*;
+use image_crawler::http::RetryPolicy;
+use image_crawler::upstream::Fetcher;
+
+use crate::support::FixtureServer;
+
+pub struct Server {
+    pub inner: FixtureServer,
+    pub base: String,
+}
+
+impl Server {
+    pub fn start(root: PathBuf) -> Server {
+        let inner = FixtureServer::start(root);
+        let base = format!("{}/", inner.url());
+        Server { inner, base }
+    }
+
+    /// A fetcher whose mirrors map every distributor host to this server's tree.
+    pub fn fetcher(&self) -> Fetcher {
+        let m = |from: &str, dir: &str| (from.to_owned(), format!("{}{dir}", self.base));
+        let mirrors = vec![
+            m("https://cloud-images.ubuntu.com/", "ubuntu/"),
+            m("https://cloud.debian.org/images/cloud/", "debian/"),
+            m("https://repo.almalinux.org/", "almalinux/"),
+            m("https://download.rockylinux.org/", "rocky/"),
+            m("https://cloud.centos.org/", "centos-stream/"),
+            m("https://fedoraproject.org/", "fedora/"),
+            m("https://dl.fedoraproject.org/", "fedora/"),
+            m("https://download.opensuse.org/", "opensuse/"),
+            m("https://download.cirros-cloud.net/", "cirros/"),
+            m("https://alpinelinux.org/", "alpine/"),
+            m("https://dl-cdn.alpinelinux.org/", "alpine/"),
+            m("https://geo.mirror.pkgbuild.com/", "archlinux/"),
+        ];
+        Fetcher::new(reqwest::Client::new(), mirrors, RetryPolicy::NONE)
+    }
+}
+
+/// A catalog image with every non-source setting at a neutral value.
+pub fn image(source: Source, arch: Architecture, mode: SignatureMode, keys: Vec<PathBuf>) -> Image {
+    Image {
+        id: "test".into(),
+        name: "Test".into(),
+        enabled: true,
+        origin: Origin {
+            file: PathBuf::from("catalog/test.yaml"),
+            line: 1,
+            column: 1,
+        },
+        source,
+        architecture: arch,
+        version: VersionPolicy {
+            pin: None,
+            matches: None,
+            min_age: None,
+        },
+        signature: Signature { mode, keys },
+        glance: Glance {
+            disk_format: DiskFormat::Qcow2,
+            container_format: ContainerFormat::Bare,
+            min_disk: 1,
+            min_ram: 1,
+            visibility: Visibility::Private,
+            protected: false,
+            tags: Default::default(),
+            properties: Default::default(),
+        },
+        rotation: Rotation {
+            rename: true,
+            hide: true,
+            mark_oldgeneric: true,
+            visibility: None,
+            keep: 3,
+            delete: false,
+        },
+        transfer: Transfer::Stream,
+    }
+}

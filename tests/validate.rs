@@ -1,0 +1,382 @@
+//! `validate` on typical catalog mistakes: the exact message, place, snippet and hint.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+/// Settings that make the images below valid; each case breaks one thing.
+const SETTINGS: &str = r#"settings:
+  defaults:
+    glance:
+      min_disk: 4
+      min_ram: 512
+      properties:
+        os_purpose: generic
+        hw_disk_bus: scsi
+        hw_scsi_model: virtio-scsi
+        replace_frequency: quarterly
+        provided_until: none
+        uuid_validity: last-3
+"#;
+
+const GOOD: &str = r#"images:
+  - id: ubuntu-24.04
+    name: Ubuntu 24.04
+    source:
+      ubuntu:
+        release: "24.04"
+"#;
+
+fn run(files: &[(&str, &str)], state: &[(&str, &str)]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog");
+    let state_dir = dir.path().join("state");
+    std::fs::create_dir_all(&catalog).unwrap();
+    std::fs::create_dir_all(&state_dir).unwrap();
+    for (name, text) in files {
+        std::fs::write(catalog.join(name), text).unwrap();
+    }
+    for (name, text) in state {
+        std::fs::write(state_dir.join(name), text).unwrap();
+    }
+    let out = Command::cargo_bin("image-crawler")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["validate", "--color", "never"])
+        .env_remove("IMAGE_CRAWLER_CATALOG")
+        .env_remove("IMAGE_CRAWLER_STATE")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Runs a catalog made of the settings and `images` (as `catalog/images.yaml`), expects exit 4,
+/// and returns stderr without the final count line.
+fn errors_for(images: &str) -> String {
+    let (code, _, stderr) = run(&[("settings.yaml", SETTINGS), ("images.yaml", images)], &[]);
+    assert_eq!(code, 4, "expected invalid input; stderr:\n{stderr}");
+    stderr
+        .lines()
+        .filter(|l| !l.starts_with("error: ") || !l.contains("problems found"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+#[test]
+fn a_valid_catalog_passes() {
+    let (code, _, stderr) = run(&[("settings.yaml", SETTINGS), ("images.yaml", GOOD)], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("Valid 1 images, 0 lockfiles, 1 warnings"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1 enabled images have no lockfile yet: ubuntu-24.04"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn misspelled_key() {
+    let text = GOOD.replace("    name:", "    enabeld: true\n    name:");
+    assert_eq!(
+        errors_for(&text),
+        "error: unknown field `enabeld`, expected one of `id`, `name`, `enabled`, `source`, `architecture`, `version`, `signature`, `glance`, `rotation`, `transfer`
+ --> catalog/images.yaml:3:5
+  |
+3 |     enabeld: true
+  |     ^^^^^^^
+  = hint: did you mean `enabled`?
+"
+    );
+}
+
+#[test]
+fn unknown_preset() {
+    let text = GOOD.replace("      ubuntu:", "      ubunto:");
+    let err = errors_for(&text);
+    assert!(
+        err.starts_with("error: unknown variant `ubunto`, expected one of `ubuntu`, `debian`"),
+        "{err}"
+    );
+    assert!(err.contains(" --> catalog/images.yaml:5:7\n"), "{err}");
+    assert!(err.ends_with("  = hint: did you mean `ubuntu`?\n"), "{err}");
+}
+
+#[test]
+fn invalid_scs_enum_value() {
+    let text = format!("{GOOD}    glance:\n      properties:\n        os_purpose: genric\n");
+    let err = errors_for(&text);
+    assert!(
+        err.starts_with("error: unknown variant `genric`, expected one of `generic`, `minimal`"),
+        "{err}"
+    );
+    assert!(err.contains(" --> catalog/images.yaml:9:21\n"), "{err}");
+    assert!(
+        err.contains("9 |         os_purpose: genric\n  |                     ^^^^^^\n"),
+        "{err}"
+    );
+    assert!(
+        err.ends_with("  = hint: did you mean `generic`?\n"),
+        "{err}"
+    );
+}
+
+#[test]
+fn wrong_type() {
+    let text = format!("{GOOD}    glance:\n      min_disk: big\n");
+    let err = errors_for(&text);
+    assert!(err.contains(" --> catalog/images.yaml:8:17\n"), "{err}");
+    assert!(
+        err.contains("8 |       min_disk: big\n  |                 ^^^\n"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unquoted_release_keeps_its_digits() {
+    // YAML would read 24.10 as the float 24.1; the catalog keeps what was written.
+    let text = GOOD.replace("release: \"24.04\"", "release: 24.04");
+    let (code, _, stderr) = run(&[("settings.yaml", SETTINGS), ("images.yaml", &text)], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = GOOD.replace("release: \"24.04\"", "release: 24.10");
+    let (code, _, stderr) = run(&[("settings.yaml", SETTINGS), ("images.yaml", &text)], &[]);
+    assert_eq!(code, 0, "24.10 is a known release: {stderr}");
+}
+
+#[test]
+fn yaml_11_boolean_is_refused() {
+    let text = GOOD.replace("    name:", "    enabled: yes\n    name:");
+    let err = errors_for(&text);
+    assert!(err.contains(" --> catalog/images.yaml:3:14\n"), "{err}");
+    assert!(err.contains("= hint: write `true` or `false`"), "{err}");
+}
+
+#[test]
+fn duplicate_key_in_a_mapping() {
+    let text = GOOD.replace(
+        "    name: Ubuntu 24.04\n",
+        "    name: Ubuntu 24.04\n    name: Ubuntu\n",
+    );
+    let err = errors_for(&text);
+    assert!(err.contains("duplicate"), "{err}");
+    assert!(err.contains(" --> catalog/images.yaml:4:"), "{err}");
+    assert!(
+        err.contains("= hint: each key may appear only once"),
+        "{err}"
+    );
+}
+
+#[test]
+fn duplicate_id_points_at_both() {
+    let text = format!(
+        "{GOOD}{}",
+        GOOD.replace("images:\n", "")
+            .replace("Ubuntu 24.04", "Ubuntu Other")
+    );
+    assert_eq!(
+        errors_for(&text),
+        "error: duplicate image id `ubuntu-24.04`
+ --> catalog/images.yaml:7:9
+  |
+7 |   - id: ubuntu-24.04
+  |         ^^^^^^^^^^^^^^^^
+  = hint: it is first declared at catalog/images.yaml:2:9; ids must be unique across the catalog
+"
+    );
+}
+
+#[test]
+fn duplicate_glance_name_per_architecture() {
+    let text = format!(
+        "{GOOD}{}",
+        GOOD.replace("images:\n", "")
+            .replace("ubuntu-24.04", "ubuntu-noble")
+    );
+    let err = errors_for(&text);
+    assert!(err.starts_with("error: duplicate Glance name `Ubuntu 24.04` for x86_64\n --> catalog/images.yaml:8:11\n"), "{err}");
+    assert!(
+        err.contains("first used at catalog/images.yaml:2:9"),
+        "{err}"
+    );
+    // The same name on another architecture is fine.
+    let other_arch = format!(
+        "{GOOD}{}",
+        GOOD.replace("images:\n", "")
+            .replace("ubuntu-24.04", "ubuntu-noble")
+            .replace("    source:", "    architecture: aarch64\n    source:")
+    );
+    let (code, _, stderr) = run(
+        &[("settings.yaml", SETTINGS), ("images.yaml", &other_arch)],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn wrong_os_distro_for_almalinux() {
+    let text = "images:\n  - id: almalinux-9\n    name: AlmaLinux 9\n    source:\n      almalinux:\n        release: \"9\"\n    glance:\n      properties:\n        os_distro: centos\n";
+    assert_eq!(
+        errors_for(text),
+        "error: `os_distro: centos` does not match the `almalinux` source
+ --> catalog/images.yaml:9:9
+  |
+9 |         os_distro: centos
+  |         ^^^^^^^^^
+  = hint: scs-0102 follows the osinfo ids: write `os_distro: almalinux`
+"
+    );
+}
+
+#[test]
+fn missing_mandatory_property_and_bad_formats_all_at_once() {
+    let text = "images:\n  - id: x\n    name: X\n    source:\n      checksum-dir:\n        url: https://example.org/images/\n        checksum_file: SHA256SUMS\n        pattern: 'x-(\\d+)\\.qcow2'\n    glance:\n      properties:\n        provided_until: soon\n        uuid_validity: last-0\n";
+    let err = errors_for(text);
+    for expected in [
+        "error: `pattern` has no `version` capture\n --> catalog/images.yaml:8:9\n",
+        "error: missing SCS property `os_distro` (scs-0102)\n --> catalog/images.yaml:2:5\n",
+        "error: missing SCS property `os_version` (scs-0102)\n",
+        "error: missing SCS property `image_original_user` (scs-0102)\n",
+        "error: invalid `provided_until` value `soon`\n  --> catalog/images.yaml:11:9\n",
+        "= hint: scs-0102 allows `YYYY-MM-DD`, `none` or `notice`\n",
+        "error: invalid `uuid_validity` value `last-0`\n  --> catalog/images.yaml:12:9\n",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn retention_shorter_than_uuid_validity() {
+    let text = format!("{GOOD}    rotation:\n      keep: 1\n");
+    let err = errors_for(&text);
+    assert!(err.starts_with("error: `rotation.keep: 1` keeps fewer images than `uuid_validity: last-3` promises\n --> catalog/images.yaml:8:7\n"), "{err}");
+    assert!(
+        err.ends_with("= hint: keep at least 2 replaced images (the current one counts as one)\n"),
+        "{err}"
+    );
+}
+
+#[test]
+fn enabled_static_image_without_url() {
+    let text = "images:\n  - id: sles-15\n    name: SLES 15\n    source:\n      static:\n        checksum: sha256:abc\n    glance:\n      properties:\n        os_distro: sles\n        os_version: \"15\"\n        image_original_user: sles\n        image_description: notes\n";
+    let err = errors_for(text);
+    assert!(err.contains("error: an enabled `static` image needs `url`, `checksum`, `version` and `build_date`\n --> catalog/images.yaml:5:7\n"), "{err}");
+    assert!(err.contains("set `enabled: false` until you can"), "{err}");
+    assert!(
+        err.contains("error: invalid checksum `sha256:abc`\n --> catalog/images.yaml:6:9\n"),
+        "{err}"
+    );
+    // Disabled, it is accepted without URL and checksum.
+    let disabled = "images:\n  - id: sles-15\n    name: SLES 15\n    enabled: false\n    source:\n      static: {}\n    glance:\n      properties:\n        os_distro: sles\n        os_version: \"15\"\n        image_original_user: sles\n        image_description: notes\n";
+    let (code, _, stderr) = run(
+        &[("settings.yaml", SETTINGS), ("images.yaml", disabled)],
+        &[],
+    );
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn missing_key_file_and_required_signature() {
+    let text =
+        format!("{GOOD}    signature:\n      policy: required\n      keys: [keys/nope.asc]\n");
+    let err = errors_for(&text);
+    assert!(err.contains("error: signature key file `keys/nope.asc` does not exist\n --> catalog/images.yaml:9:7\n"), "{err}");
+}
+
+#[test]
+fn settings_twice_and_tool_owned_property() {
+    let text = format!(
+        "{SETTINGS}{GOOD}    glance:\n      properties:\n        extra:\n          image_source: https://x/\n"
+    );
+    let (code, _, err) = run(&[("settings.yaml", SETTINGS), ("z.yaml", &text)], &[]);
+    assert_eq!(code, 4);
+    assert!(
+        err.contains(
+            "error: `settings` appears in more than one catalog file\n --> catalog/z.yaml:1:1\n"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("error: `image_source` is set by the tool and cannot be declared in the catalog\n  --> catalog/z.yaml:22:11\n"), "{err}");
+}
+
+#[test]
+fn target_pattern_matching_nothing() {
+    let settings =
+        format!("{SETTINGS}  targets:\n    - cloud: prod\n      images: [ubuntu-24.4]\n");
+    let (code, _, err) = run(&[("settings.yaml", &settings), ("images.yaml", GOOD)], &[]);
+    assert_eq!(code, 4);
+    assert!(err.contains("error: target `prod`: `ubuntu-24.4` matches no image\n  --> catalog/settings.yaml:15:7\n"), "{err}");
+    assert!(
+        err.contains("= hint: did you mean `ubuntu-24.04`?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn orphan_and_broken_lockfiles() {
+    let lock = "format_version = 1\nid = \"ubuntu-22.04\"\nsource_digest = \"x\"\n\n[build]\nversion = \"1\"\nbuild_date = \"2024-01-01\"\nurl = \"https://x/a.img\"\nmetadata_url = \"https://x/\"\n\n[build.checksums]\nsha256 = \"00\"\n\n[build.signature]\nstatus = \"off\"\n";
+    let (code, _, err) = run(
+        &[("settings.yaml", SETTINGS), ("images.yaml", GOOD)],
+        &[
+            ("ubuntu-22.04.toml", lock),
+            ("broken.toml", "format_version = 1\nid = [\n"),
+        ],
+    );
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("error: lockfile without a catalog entry: no image `ubuntu-22.04` in the catalog\n --> state/ubuntu-22.04.toml\n"), "{err}");
+    assert!(err.contains("hint: did you mean `ubuntu-24.04`?"), "{err}");
+    assert!(
+        err.contains("error: `ubuntu-22.04`: malformed sha256 checksum `00`"),
+        "{err}"
+    );
+    assert!(err.contains("error: unreadable lockfile: "), "{err}");
+    assert!(err.contains(" --> state/broken.toml:2:"), "{err}");
+}
+
+#[test]
+fn json_report_has_every_diagnostic() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog");
+    std::fs::create_dir_all(&catalog).unwrap();
+    std::fs::write(catalog.join("settings.yaml"), SETTINGS).unwrap();
+    std::fs::write(
+        catalog.join("images.yaml"),
+        GOOD.replace("ubuntu-24.04", "Ubuntu_24"),
+    )
+    .unwrap();
+    let out = Command::cargo_bin("image-crawler")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["validate", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["errors"], 1);
+    assert_eq!(
+        v["diagnostics"][0]["message"],
+        "invalid image id `Ubuntu_24`"
+    );
+    assert_eq!(v["diagnostics"][0]["line"], 2);
+    assert_eq!(v["diagnostics"][0]["file"], "catalog/images.yaml");
+}
+
+#[test]
+fn the_shipped_catalog_is_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::cargo_bin("image-crawler")
+        .unwrap()
+        .current_dir(root)
+        .args(["validate", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["errors"], 0, "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(v["images"].as_u64().unwrap() >= 40);
+}
