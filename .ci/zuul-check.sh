@@ -149,6 +149,13 @@ images:
       properties:
         os_distro: fixture
         os_version: "1"
+        os_purpose: generic
+        hw_disk_bus: virtio
+        replace_frequency: monthly
+        provided_until: none
+        uuid_validity: last-3
+        image_original_user: cloud
+        image_description: https://images.example.org/fixture/notes
 YAML
 lockfile 20240901 2024-09-01 "$OLD_SHA" > "$T/seed/state/fixture-os.toml"
 echo "fixture catalog" > "$T/seed/README.md"
@@ -186,7 +193,10 @@ run_periodic() { # name
   "image_crawler_collect_dir": "$T/$1-collected"
 }
 JSON
+  # Each run gets its own cache directory, like a fresh Zuul node (check's conditional-request
+  # cache must not make run 2 pass for the wrong reason, nor touch the user's cache).
   for p in pre propose post; do
+    XDG_CACHE_HOME="$T/$1-cache" \
     ansible-playbook -i localhost, -c local "playbooks/$p.yaml" -e "@$T/$1.vars.json" \
       > "$T/$1-$p.log" 2>&1 || { cat "$T/$1-$p.log" >&2; fail "$p.yaml ($1)"; }
   done

@@ -186,7 +186,8 @@ pub struct ProposeArgs {
     /// Push to `refs/for/<base>` with a Change-Id (Gerrit).
     #[arg(long)]
     pub gerrit: bool,
-    /// Take these paths although the work tree has other changes (a dirty tree is refused).
+    /// Proceed although these paths (files or directories) have changes; they are never
+    /// committed (any other dirty path is refused).
     #[arg(long, value_name = "PATH")]
     pub allow_dirty: Vec<PathBuf>,
 }

@@ -67,7 +67,10 @@ impl Repo {
         let start = if path.exists() {
             path.to_owned()
         } else {
-            path.parent().unwrap_or(Path::new(".")).to_owned()
+            path.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_owned()
         };
         let repo = Repository::discover(&start).hint_context(
             format!("`{}` is not inside a git repository", path.display()),
@@ -325,9 +328,14 @@ impl Repo {
         self.repo.find_remote(name).is_ok()
     }
 
-    /// Runs `git fetch <remote> <refspecs…>` (quiet, no prompts).
-    pub fn fetch(&self, remote: &str, refspecs: &[String]) -> anyhow::Result<()> {
-        let mut args = vec!["fetch", "--quiet", "--no-tags", "--prune", remote];
+    /// Runs `git fetch <remote> <refspecs…>` (quiet, no prompts); `prune` deletes local refs
+    /// in the refspecs' namespaces that the remote no longer has.
+    pub fn fetch(&self, remote: &str, refspecs: &[String], prune: bool) -> anyhow::Result<()> {
+        let mut args = vec!["fetch", "--quiet", "--no-tags"];
+        if prune {
+            args.push("--prune");
+        }
+        args.push(remote);
         args.extend(refspecs.iter().map(String::as_str));
         self.run_git(&args)
             .with_context(|| format!("cannot fetch proposals from the remote `{remote}`"))

@@ -117,9 +117,13 @@ impl Fixture {
     }
 
     fn propose(&self, args: &[&str]) -> std::process::Output {
+        self.propose_in(&self.work, args)
+    }
+
+    fn propose_in(&self, dir: &Path, args: &[&str]) -> std::process::Output {
         assert_cmd::Command::cargo_bin("image-crawler")
             .unwrap()
-            .current_dir(&self.work)
+            .current_dir(dir)
             .env("GIT_CONFIG_GLOBAL", self.root.join("gitconfig"))
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("IMAGE_CRAWLER_GIT_AUTHOR", BOT)
@@ -542,8 +546,12 @@ fn gerrit_pushes_refs_for_base_with_topic_and_reuses_the_change_id() {
     let refs = f.remote_refs();
     assert_eq!(
         refs.keys().collect::<Vec<_>>(),
-        ["refs/for/main", "refs/heads/main"],
-        "no proposal branch on a Gerrit remote"
+        [
+            "refs/for/main",
+            "refs/heads/main",
+            "refs/image-crawler/ubuntu-24.04"
+        ],
+        "no proposal branch on a Gerrit remote, only the record"
     );
     let first = f.remote_git(&["log", "-1", "--format=%B", "refs/for/main"]);
     assert!(
@@ -620,5 +628,89 @@ fn gerrit_mints_a_new_change_id_after_the_old_change_merged() {
         trailer(&second, "Change-Id"),
         merged_id,
         "a merged change is not reused"
+    );
+}
+
+#[test]
+fn gerrit_change_id_survives_a_fresh_clone_through_the_remote_record() {
+    let f = Fixture::new();
+    gerrit_like(&f);
+    f.write_lock(&lock("ubuntu-24.04", "20241004", "cc"));
+    let out = f.propose(&["--push", "--gerrit"]);
+    assert_exit(&out, 0);
+    assert!(
+        !text(&out.stderr).contains("warning"),
+        "{}",
+        text(&out.stderr)
+    );
+    let first = f.remote_git(&["log", "-1", "--format=%B", "refs/for/main"]);
+    assert_eq!(
+        f.remote_git(&["rev-parse", "refs/image-crawler/ubuntu-24.04"]),
+        f.remote_git(&["rev-parse", "refs/for/main"]),
+        "the remote keeps the record"
+    );
+
+    // The next periodic run starts from a fresh clone (as in Zuul) with a newer build.
+    let clone = f.root.join("clone2");
+    f.git(
+        &f.root,
+        &["clone", "-q", f.remote.to_str().unwrap(), "clone2"],
+    );
+    store::write_if_changed(
+        &clone.join("state"),
+        &lock("ubuntu-24.04", "20241011", "ee"),
+    )
+    .unwrap();
+    let out = f.propose_in(&clone, &["--push", "--gerrit"]);
+    assert_exit(&out, 0);
+    assert!(
+        text(&out.stdout).contains("pushed (replaced)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let second = f.remote_git(&["log", "-1", "--format=%B", "refs/for/main"]);
+    assert!(
+        second.starts_with("Bump ubuntu-24.04 to 20241011\n"),
+        "{second}"
+    );
+    assert_eq!(trailer(&second, "Change-Id"), trailer(&first, "Change-Id"));
+}
+
+#[test]
+fn gerrit_without_record_rights_warns_but_proposes() {
+    let f = Fixture::new();
+    gerrit_like(&f);
+    // The server refuses refs/image-crawler/* (no push rights there).
+    let hook = f.remote.join("hooks/update");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\ncase \"$1\" in refs/image-crawler/*) echo 'prohibited by policy' >&2; exit 1;; esac\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    f.write_lock(&lock("ubuntu-24.04", "20241004", "cc"));
+    let out = f.propose(&["--push", "--gerrit"]);
+    assert_exit(&out, 0);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("warning: ubuntu-24.04: could not store the proposal record"),
+        "{err}"
+    );
+    assert!(f.remote_refs().contains_key("refs/for/main"));
+    assert!(
+        !f.remote_refs()
+            .contains_key("refs/image-crawler/ubuntu-24.04")
+    );
+    // The local record still dedupes runs from this clone.
+    let out = f.propose(&["--push", "--gerrit"]);
+    assert_exit(&out, 0);
+    assert!(
+        text(&out.stdout).contains("already proposed"),
+        "{}",
+        text(&out.stdout)
     );
 }

@@ -26,6 +26,9 @@ pub fn run(
         if matches!(p.outcome, Outcome::Failed | Outcome::Refused) {
             printer.error_text(p.reason.as_deref().unwrap_or("error: unknown failure"));
         }
+        if let Some(w) = &p.warning {
+            printer.warn(&format!("{}: {w}", p.key));
+        }
     }
     if printer.is_json() {
         printer.json(&report);

@@ -285,6 +285,9 @@ pub struct ProposalReport {
     /// Why a proposal was refused or failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Something that worked only in part (the proposal itself is done).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -456,8 +459,15 @@ pub fn run(opts: &Options) -> anyhow::Result<Report> {
             p = opts.branch_prefix,
             r = opts.remote
         );
-        repo.fetch(&opts.remote, &[spec])
+        repo.fetch(&opts.remote, &[spec], true)
             .exit_status(ExitStatus::TempFail)?;
+        if opts.gerrit {
+            // The proposal records the remote keeps (see `store_record`); no pruning, so a
+            // local record survives when the remote does not keep them.
+            let spec = format!("+{RECORD_PREFIX}*:{RECORD_PREFIX}*");
+            repo.fetch(&opts.remote, &[spec], false)
+                .exit_status(ExitStatus::TempFail)?;
+        }
     }
     let identity = repo.identity()?;
     for g in &groups {
@@ -561,6 +571,7 @@ fn propose_group(
         change_id: None,
         changes: g.changes(),
         reason: None,
+        warning: None,
     };
     match propose_group_inner(repo, opts, base_commit, identity, g, &branch, &mut rep) {
         Ok(()) => {}
@@ -574,6 +585,23 @@ fn propose_group(
         }
     }
     rep
+}
+
+/// Keeps the proposal record on the remote too (`refs/image-crawler/<key>`), so the next run in
+/// a fresh clone (every Zuul run) finds the open change's Change-Id without a Gerrit query.
+/// Needs push rights on `refs/image-crawler/*`; without them this is a warning, and the local
+/// record still works for runs from the same clone.
+fn store_record(repo: &Repo, remote: &str, record_ref: &str, commit: git2::Oid) -> Option<String> {
+    repo.push(remote, &[], &format!("+{commit}:{record_ref}"))
+        .err()
+        .map(|e| {
+            format!(
+                "could not store the proposal record `{record_ref}` on `{remote}` ({}); a run \
+                 from a fresh clone will open a new change instead of updating this one \
+                 (grant the bot push on refs/image-crawler/*)",
+                e.root_cause()
+            )
+        })
 }
 
 fn read_existing(repo: &Repo, refname: &str, key: &str) -> anyhow::Result<Option<Existing>> {
@@ -717,16 +745,27 @@ fn propose_group_inner(
     }
     if opts.gerrit {
         let topic = rep.topic.clone().unwrap_or_default();
-        repo.push(
+        let pushed = repo.push(
             &opts.remote,
             &[format!("--push-option=topic={topic}")],
             &format!("+{commit}:{}", rep.push_ref),
-        )?;
+        );
+        match pushed {
+            // Gerrit refuses a patchset identical to the current one: that is "already
+            // proposed" (OpenDev's proposal scripts treat it the same way).
+            Err(e) if format!("{e:#}").contains("no new changes") => {
+                rep.outcome = Outcome::AlreadyProposed;
+                repo.set_ref(&record_ref, commit, "image-crawler propose: on Gerrit")?;
+                return Ok(());
+            }
+            other => other?,
+        }
         repo.set_ref(
             &record_ref,
             commit,
             "image-crawler propose: pushed to Gerrit",
         )?;
+        rep.warning = store_record(repo, &opts.remote, &record_ref, commit);
     } else {
         // Lease on what we fetched: a human push in between makes git refuse, not overwrite.
         let lease = format!(
@@ -894,6 +933,7 @@ mod tests {
             change_id: None,
             changes: vec![],
             reason: None,
+            warning: None,
         };
         let r = |ps: Vec<ProposalReport>| Report {
             base: "main".into(),
