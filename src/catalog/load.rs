@@ -25,15 +25,22 @@ pub fn load(dir: &Path) -> LoadResult {
         Ok(e) => e,
         Err(e) => {
             return Err(vec![
-                Diagnostic::error(&display_dir, 0, 0, format!("cannot read the catalog directory: {e}"))
-                    .with_hint("pass the catalog directory with `--catalog DIR` (default `./catalog`)"),
+                Diagnostic::error(
+                    &display_dir,
+                    0,
+                    0,
+                    format!("cannot read the catalog directory: {e}"),
+                )
+                .with_hint("pass the catalog directory with `--catalog DIR` (default `./catalog`)"),
             ]);
         }
     };
     let mut paths: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .filter(|p| {
+            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+        })
         .collect();
     paths.sort();
     if paths.is_empty() {
@@ -49,10 +56,19 @@ pub fn load(dir: &Path) -> LoadResult {
         let shown = diagnostic::display_path(&path);
         match std::fs::read_to_string(&path) {
             Ok(text) => match parse_file(&shown, &text) {
-                Ok(file) => parsed.push(Parsed { path: shown, text, file }),
+                Ok(file) => parsed.push(Parsed {
+                    path: shown,
+                    text,
+                    file,
+                }),
                 Err(d) => diags.push(d),
             },
-            Err(e) => diags.push(Diagnostic::error(&shown, 0, 0, format!("cannot read the file: {e}"))),
+            Err(e) => diags.push(Diagnostic::error(
+                &shown,
+                0,
+                0,
+                format!("cannot read the file: {e}"),
+            )),
         }
     }
     let result = resolve::resolve(dir, &parsed);
@@ -77,7 +93,11 @@ pub fn load_from_strings(dir: &Path, files: &[(&str, &str)]) -> Result<Catalog, 
     for (name, text) in files {
         let path = PathBuf::from(name);
         match parse_file(&path, text) {
-            Ok(file) => parsed.push(Parsed { path, text: (*text).to_owned(), file }),
+            Ok(file) => parsed.push(Parsed {
+                path,
+                text: (*text).to_owned(),
+                file,
+            }),
             Err(d) => diags.push(d),
         }
     }
@@ -102,11 +122,20 @@ fn options() -> serde_saphyr::Options {
 
 /// Parses one file; a syntax or type error becomes one diagnostic with its place.
 fn parse_file(path: &Path, text: &str) -> Result<CatalogFile, Diagnostic> {
-    if text.trim().is_empty() || text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+    if text.trim().is_empty()
+        || text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
         // An empty file is a valid (empty) catalog file, e.g. a placeholder.
-        return Ok(CatalogFile { settings: None, defaults: None, images: Vec::new() });
+        return Ok(CatalogFile {
+            settings: None,
+            defaults: None,
+            images: Vec::new(),
+        });
     }
-    serde_saphyr::from_str_with_options::<CatalogFile>(text, options()).map_err(|e| yaml_diagnostic(path, text, &e))
+    serde_saphyr::from_str_with_options::<CatalogFile>(text, options())
+        .map_err(|e| yaml_diagnostic(path, text, &e))
 }
 
 /// Turns a serde-saphyr error into a diagnostic with a hint.
@@ -114,7 +143,9 @@ pub(crate) fn yaml_diagnostic(path: &Path, text: &str, err: &serde_saphyr::Error
     let (line, column) = err.location().map_or((0, 0), |l| (l.line(), l.column()));
     let message = strip_location(&err.to_string());
     let (message, hint, width) = suggest::explain(&message, text, line, column);
-    let mut d = Diagnostic::error(path, line, column, message).with_width(width).with_source(text);
+    let mut d = Diagnostic::error(path, line, column, message)
+        .with_width(width)
+        .with_source(text);
     if let Some(h) = hint {
         d = d.with_hint(h);
     }
@@ -140,7 +171,10 @@ mod tests {
 
     #[test]
     fn strips_the_location_prefix() {
-        assert_eq!(strip_location("line 3 column 5: unknown field `x`"), "unknown field `x`");
+        assert_eq!(
+            strip_location("line 3 column 5: unknown field `x`"),
+            "unknown field `x`"
+        );
         assert_eq!(strip_location("error: line 3 column 5: bad"), "bad");
         assert_eq!(strip_location("no place here"), "no place here");
     }

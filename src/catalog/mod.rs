@@ -16,11 +16,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 pub use load::{load, load_from_strings};
-pub use resolve::source_digest;
 pub use raw::{
     Architecture, Channel, ContainerFormat, DiskFormat, OsPurpose, ReplaceFrequency, SignatureMode,
     Source, Transfer, Visibility,
 };
+pub use resolve::source_digest;
 
 use crate::diagnostic::Diagnostic;
 

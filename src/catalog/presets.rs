@@ -39,12 +39,18 @@ pub const UBUNTU_CODENAMES: &[(&str, &str)] = &[
 
 /// The codename of a Debian release.
 pub fn debian_codename(release: &str) -> Option<&'static str> {
-    DEBIAN_CODENAMES.iter().find(|(r, _)| *r == release).map(|(_, c)| *c)
+    DEBIAN_CODENAMES
+        .iter()
+        .find(|(r, _)| *r == release)
+        .map(|(_, c)| *c)
 }
 
 /// The codename of an Ubuntu release.
 pub fn ubuntu_codename(release: &str) -> Option<&'static str> {
-    UBUNTU_CODENAMES.iter().find(|(r, _)| *r == release).map(|(_, c)| *c)
+    UBUNTU_CODENAMES
+        .iter()
+        .find(|(r, _)| *r == release)
+        .map(|(_, c)| *c)
 }
 
 /// The preset's defaults for a source.
@@ -66,20 +72,30 @@ pub fn defaults(source: &Source) -> PresetDefaults {
             os_version: Some(s.release.clone()),
             image_original_user: Some("debian"),
             image_description: Some("https://www.debian.org/releases/".to_owned()),
-            disk_format: if s.format == "raw" { Some(DiskFormat::Raw) } else { qcow2 },
+            disk_format: if s.format == "raw" {
+                Some(DiskFormat::Raw)
+            } else {
+                qcow2
+            },
         },
         Source::Almalinux(s) => PresetDefaults {
             os_distro: Some("almalinux"),
             os_version: Some(s.release.clone()),
             image_original_user: Some("almalinux"),
-            image_description: Some(format!("https://wiki.almalinux.org/release-notes/{}.html", s.release)),
+            image_description: Some(format!(
+                "https://wiki.almalinux.org/release-notes/{}.html",
+                s.release
+            )),
             disk_format: qcow2,
         },
         Source::Rocky(s) => PresetDefaults {
             os_distro: Some("rocky"),
             os_version: Some(s.release.clone()),
             image_original_user: Some("rocky"),
-            image_description: Some(format!("https://docs.rockylinux.org/release_notes/{}/", s.release)),
+            image_description: Some(format!(
+                "https://docs.rockylinux.org/release_notes/{}/",
+                s.release
+            )),
             disk_format: qcow2,
         },
         Source::CentosStream(s) => PresetDefaults {
@@ -100,7 +116,10 @@ pub fn defaults(source: &Source) -> PresetDefaults {
             os_distro: Some("opensuse"),
             os_version: Some(s.release.clone()),
             image_original_user: Some("opensuse"),
-            image_description: Some(format!("https://doc.opensuse.org/release-notes/x86_64/openSUSE/Leap/{}/", s.release)),
+            image_description: Some(format!(
+                "https://doc.opensuse.org/release-notes/x86_64/openSUSE/Leap/{}/",
+                s.release
+            )),
             disk_format: qcow2,
         },
         Source::Cirros(s) => PresetDefaults {
@@ -124,7 +143,9 @@ pub fn defaults(source: &Source) -> PresetDefaults {
             image_description: Some("https://gitlab.archlinux.org/archlinux/arch-boxes".to_owned()),
             disk_format: qcow2,
         },
-        Source::ChecksumDir(_) | Source::GithubRelease(_) | Source::Static(_) => PresetDefaults::default(),
+        Source::ChecksumDir(_) | Source::GithubRelease(_) | Source::Static(_) => {
+            PresetDefaults::default()
+        }
     }
 }
 
@@ -162,7 +183,10 @@ mod tests {
 
     #[test]
     fn almalinux_is_not_centos() {
-        let s = Source::Almalinux(RhelLikeSource { release: "9".into(), variant: None });
+        let s = Source::Almalinux(RhelLikeSource {
+            release: "9".into(),
+            variant: None,
+        });
         assert_eq!(required_os_distro(&s), Some("almalinux"));
         assert_eq!(defaults(&s).os_version.as_deref(), Some("9"));
     }
@@ -180,7 +204,11 @@ pub fn is_alias_url(url: &str) -> bool {
     let path = url.split(['?', '#']).next().unwrap_or(url);
     path.split('/').any(|seg| {
         let s = seg.to_ascii_lowercase();
-        s == "latest" || s == "current" || s.contains("-latest.") || s.contains(".latest.") || s.contains("-latest-")
+        s == "latest"
+            || s == "current"
+            || s.contains("-latest.")
+            || s.contains(".latest.")
+            || s.contains("-latest-")
     })
 }
 
@@ -188,11 +216,21 @@ pub fn is_alias_url(url: &str) -> bool {
 mod alias_tests {
     #[test]
     fn aliases() {
-        assert!(super::is_alias_url("https://x/images/latest/debian-12-genericcloud-amd64.qcow2"));
-        assert!(super::is_alias_url("https://x/AlmaLinux-9-GenericCloud-latest.x86_64.qcow2"));
-        assert!(super::is_alias_url("https://x/Rocky-9-GenericCloud-Base.latest.x86_64.qcow2"));
-        assert!(super::is_alias_url("https://cloud-images.ubuntu.com/noble/current/x.img"));
-        assert!(!super::is_alias_url("https://x/AlmaLinux-9-GenericCloud-9.8-20260526.x86_64.qcow2"));
+        assert!(super::is_alias_url(
+            "https://x/images/latest/debian-12-genericcloud-amd64.qcow2"
+        ));
+        assert!(super::is_alias_url(
+            "https://x/AlmaLinux-9-GenericCloud-latest.x86_64.qcow2"
+        ));
+        assert!(super::is_alias_url(
+            "https://x/Rocky-9-GenericCloud-Base.latest.x86_64.qcow2"
+        ));
+        assert!(super::is_alias_url(
+            "https://cloud-images.ubuntu.com/noble/current/x.img"
+        ));
+        assert!(!super::is_alias_url(
+            "https://x/AlmaLinux-9-GenericCloud-9.8-20260526.x86_64.qcow2"
+        ));
     }
 }
 
@@ -232,7 +270,10 @@ mod os_version_tests {
 
     #[test]
     fn derives_os_version_from_locked_versions() {
-        let fedora = Source::Fedora(FedoraSource { release: None, subvariant: "Cloud_Base".into() });
+        let fedora = Source::Fedora(FedoraSource {
+            release: None,
+            subvariant: "Cloud_Base".into(),
+        });
         assert_eq!(os_version_of(&fedora, "43-1.6").as_deref(), Some("43"));
         assert_eq!(os_version_of(&fedora, "44").as_deref(), Some("44"));
         let alpine = Source::Alpine(AlpineSource {

@@ -10,13 +10,19 @@ use sha2::{Digest as _, Sha256};
 use super::load::Parsed;
 use super::raw::{self, GlanceSpec, ImageDefaults, ImageEntry, Properties, Source};
 use super::{
-    Catalog, DEFAULT_VENDOR, Glance, ID_PROPERTY, Image, Origin, Rotation, Signature, Target, VERSION_PROPERTY,
-    VersionPolicy, presets, suggest,
+    Catalog, DEFAULT_VENDOR, Glance, ID_PROPERTY, Image, Origin, Rotation, Signature, Target,
+    VERSION_PROPERTY, VersionPolicy, presets, suggest,
 };
 use crate::diagnostic::Diagnostic;
 
 /// Properties the tool sets itself; the catalog may not declare them under `extra`.
-const TOOL_PROPERTIES: &[&str] = &[ID_PROPERTY, VERSION_PROPERTY, "image_source", "image_build_date", "architecture"];
+const TOOL_PROPERTIES: &[&str] = &[
+    ID_PROPERTY,
+    VERSION_PROPERTY,
+    "image_source",
+    "image_build_date",
+    "architecture",
+];
 
 /// Where diagnostics for one file point, with the file's text for snippets.
 struct Ctx<'a> {
@@ -33,14 +39,18 @@ impl Ctx<'_> {
     /// the block that starts there; at `from` itself when the key is not written there (it
     /// came from defaults or a preset).
     fn at_key(&self, from: u64, key: &str, message: impl Into<String>) -> Diagnostic {
-        let (line, column) = find_key(self.text, from, key).unwrap_or_else(|| (from, first_word_column(self.text, from)));
+        let (line, column) = find_key(self.text, from, key)
+            .unwrap_or_else(|| (from, first_word_column(self.text, from)));
         self.at(line, column, message).with_width(key.len())
     }
 }
 
 /// The column of the first word on a line (where `id:` stands in `- id: x`).
 fn first_word_column(text: &str, line: u64) -> u64 {
-    let l = usize::try_from(line.saturating_sub(1)).ok().and_then(|i| text.lines().nth(i)).unwrap_or("");
+    let l = usize::try_from(line.saturating_sub(1))
+        .ok()
+        .and_then(|i| text.lines().nth(i))
+        .unwrap_or("");
     (l.len() - l.trim_start_matches([' ', '-']).len() + 1) as u64
 }
 
@@ -61,7 +71,11 @@ fn find_key(text: &str, from: u64, key: &str) -> Option<(u64, u64)> {
     }
     for (idx, l) in lines {
         let indent = l.len() - l.trim_start().len();
-        if !l.trim().is_empty() && !l.trim_start().starts_with('#') && (indent < base || l.trim_start().starts_with("- ") && indent <= base.saturating_sub(2)) {
+        if !l.trim().is_empty()
+            && !l.trim_start().starts_with('#')
+            && (indent < base
+                || l.trim_start().starts_with("- ") && indent <= base.saturating_sub(2))
+        {
             break;
         }
         if let Some(hit) = check(idx, l) {
@@ -79,21 +93,38 @@ pub(super) fn resolve(dir: &Path, files: &[Parsed]) -> Result<Catalog, Vec<Diagn
     for p in files {
         if let Some(s) = &p.file.settings {
             if let Some((first, _)) = settings {
-                let ctx = Ctx { path: &p.path, text: &p.text };
+                let ctx = Ctx {
+                    path: &p.path,
+                    text: &p.text,
+                };
                 diags.push(
-                    ctx.at_key(1, "settings", "`settings` appears in more than one catalog file")
-                        .with_hint(format!("keep one `settings:` block (the first is in {})", first.path.display())),
+                    ctx.at_key(
+                        1,
+                        "settings",
+                        "`settings` appears in more than one catalog file",
+                    )
+                    .with_hint(format!(
+                        "keep one `settings:` block (the first is in {})",
+                        first.path.display()
+                    )),
                 );
             } else {
                 settings = Some((p, s));
             }
         }
     }
-    let vendor = settings.and_then(|(_, s)| s.vendor.clone()).unwrap_or_else(|| DEFAULT_VENDOR.to_owned());
+    let vendor = settings
+        .and_then(|(_, s)| s.vendor.clone())
+        .unwrap_or_else(|| DEFAULT_VENDOR.to_owned());
     if let Some((p, _)) = settings
-        && !vendor.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        && !vendor
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
     {
-        let ctx = Ctx { path: &p.path, text: &p.text };
+        let ctx = Ctx {
+            path: &p.path,
+            text: &p.text,
+        };
         diags.push(
             ctx.at_key(1, "vendor", format!("invalid vendor `{vendor}`"))
                 .with_hint("use lower case letters, digits, `_` and `-` (it becomes the tag `managed_by_<vendor>`)"),
@@ -101,7 +132,10 @@ pub(super) fn resolve(dir: &Path, files: &[Parsed]) -> Result<Catalog, Vec<Diagn
     }
     let mut mirrors = Vec::new();
     if let Some((p, s)) = settings {
-        let ctx = Ctx { path: &p.path, text: &p.text };
+        let ctx = Ctx {
+            path: &p.path,
+            text: &p.text,
+        };
         for (from, to) in &s.mirrors {
             for u in [from, to] {
                 if url::Url::parse(u).is_err() {
@@ -115,14 +149,19 @@ pub(super) fn resolve(dir: &Path, files: &[Parsed]) -> Result<Catalog, Vec<Diagn
         }
     }
     mirrors.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
-    let global_defaults = settings.and_then(|(_, s)| s.defaults.clone()).unwrap_or_default();
+    let global_defaults = settings
+        .and_then(|(_, s)| s.defaults.clone())
+        .unwrap_or_default();
 
     // Images.
     let mut images: BTreeMap<String, Image> = BTreeMap::new();
     let mut first_seen: BTreeMap<String, Origin> = BTreeMap::new();
     let mut names: BTreeMap<(String, raw::Architecture), Origin> = BTreeMap::new();
     for p in files {
-        let ctx = Ctx { path: &p.path, text: &p.text };
+        let ctx = Ctx {
+            path: &p.path,
+            text: &p.text,
+        };
         let file_defaults = p.file.defaults.clone().unwrap_or_default();
         let layered = merge_defaults(&global_defaults, &file_defaults);
         for entry in &p.file.images {
@@ -135,9 +174,15 @@ pub(super) fn resolve(dir: &Path, files: &[Parsed]) -> Result<Catalog, Vec<Diagn
             let id = image.id.clone();
             if let Some(prev) = first_seen.get(&id) {
                 diags.push(
-                    ctx.at(origin.line, origin.column, format!("duplicate image id `{id}`"))
-                        .with_width(id.len() + 4)
-                        .with_hint(format!("it is first declared at {prev}; ids must be unique across the catalog")),
+                    ctx.at(
+                        origin.line,
+                        origin.column,
+                        format!("duplicate image id `{id}`"),
+                    )
+                    .with_width(id.len() + 4)
+                    .with_hint(format!(
+                        "it is first declared at {prev}; ids must be unique across the catalog"
+                    )),
                 );
                 continue;
             }
@@ -164,12 +209,19 @@ pub(super) fn resolve(dir: &Path, files: &[Parsed]) -> Result<Catalog, Vec<Diagn
     // Targets.
     let mut targets = Vec::new();
     if let Some((p, s)) = settings {
-        let ctx = Ctx { path: &p.path, text: &p.text };
+        let ctx = Ctx {
+            path: &p.path,
+            text: &p.text,
+        };
         let mut seen = BTreeSet::new();
         for t in &s.targets {
             let (line, column) = (t.cloud.referenced.line(), t.cloud.referenced.column());
             if !seen.insert(t.cloud.value.clone()) {
-                diags.push(ctx.at(line, column, format!("target `{}` is listed twice", t.cloud.value)));
+                diags.push(ctx.at(
+                    line,
+                    column,
+                    format!("target `{}` is listed twice", t.cloud.value),
+                ));
                 continue;
             }
             let mut selected = BTreeSet::new();
@@ -178,8 +230,18 @@ pub(super) fn resolve(dir: &Path, files: &[Parsed]) -> Result<Catalog, Vec<Diagn
                 let matched = match_ids(pat, images.keys());
                 if matched.is_empty() {
                     let hint = suggest::closest(pat, images.keys().map(String::as_str))
-                        .map_or_else(|| "list catalog ids or globs such as `ubuntu-*`".to_owned(), |c| format!("did you mean `{c}`?"));
-                    diags.push(ctx.at_key(line, "images", format!("target `{}`: `{pat}` matches no image", t.cloud.value)).with_hint(hint));
+                        .map_or_else(
+                            || "list catalog ids or globs such as `ubuntu-*`".to_owned(),
+                            |c| format!("did you mean `{c}`?"),
+                        );
+                    diags.push(
+                        ctx.at_key(
+                            line,
+                            "images",
+                            format!("target `{}`: `{pat}` matches no image", t.cloud.value),
+                        )
+                        .with_hint(hint),
+                    );
                 }
                 selected.extend(matched);
             }
@@ -198,12 +260,22 @@ pub(super) fn resolve(dir: &Path, files: &[Parsed]) -> Result<Catalog, Vec<Diagn
                     overrides.insert(id.clone(), img);
                 }
             }
-            targets.push(Target { cloud: t.cloud.value.clone(), images: selected, overrides });
+            targets.push(Target {
+                cloud: t.cloud.value.clone(),
+                images: selected,
+                overrides,
+            });
         }
     }
 
     if diags.is_empty() {
-        Ok(Catalog { dir: dir.to_path_buf(), vendor, mirrors, images, targets })
+        Ok(Catalog {
+            dir: dir.to_path_buf(),
+            vendor,
+            mirrors,
+            images,
+            targets,
+        })
     } else {
         Err(diags)
     }
@@ -213,7 +285,9 @@ pub(super) fn resolve(dir: &Path, files: &[Parsed]) -> Result<Catalog, Vec<Diagn
 fn match_ids<'a>(pattern: &str, ids: impl Iterator<Item = &'a String>) -> Vec<String> {
     let re = regex::Regex::new(&format!(
         "^{}$",
-        regex::escape(pattern).replace(r"\*", ".*").replace(r"\?", ".")
+        regex::escape(pattern)
+            .replace(r"\*", ".*")
+            .replace(r"\?", ".")
     ));
     match re {
         Ok(re) => ids.filter(|id| re.is_match(id)).cloned().collect(),
@@ -230,9 +304,11 @@ fn merge_defaults(lower: &ImageDefaults, higher: &ImageDefaults) -> ImageDefault
             matches: h.matches.clone().or_else(|| l.matches.clone()),
             min_age: h.min_age.clone().or_else(|| l.min_age.clone()),
         }),
-        signature: merge_opt(&lower.signature, &higher.signature, |l, h| raw::SignaturePolicy {
-            policy: h.policy.or(l.policy),
-            keys: h.keys.clone().or_else(|| l.keys.clone()),
+        signature: merge_opt(&lower.signature, &higher.signature, |l, h| {
+            raw::SignaturePolicy {
+                policy: h.policy.or(l.policy),
+                keys: h.keys.clone().or_else(|| l.keys.clone()),
+            }
         }),
         glance: merge_opt(&lower.glance, &higher.glance, merge_glance),
         rotation: merge_opt(&lower.rotation, &higher.rotation, |l, h| raw::Rotation {
@@ -247,7 +323,11 @@ fn merge_defaults(lower: &ImageDefaults, higher: &ImageDefaults) -> ImageDefault
     }
 }
 
-fn merge_opt<T: Clone>(lower: &Option<T>, higher: &Option<T>, f: impl Fn(&T, &T) -> T) -> Option<T> {
+fn merge_opt<T: Clone>(
+    lower: &Option<T>,
+    higher: &Option<T>,
+    f: impl Fn(&T, &T) -> T,
+) -> Option<T> {
     match (lower, higher) {
         (Some(l), Some(h)) => Some(f(l, h)),
         (l, h) => h.clone().or_else(|| l.clone()),
@@ -294,11 +374,20 @@ fn merge_properties(l: &Properties, h: &Properties) -> Properties {
         hw_rng_model: h.hw_rng_model.or(l.hw_rng_model),
         hypervisor_type: h.hypervisor_type.or(l.hypervisor_type),
         replace_frequency: h.replace_frequency.or(l.replace_frequency),
-        provided_until: h.provided_until.clone().or_else(|| l.provided_until.clone()),
+        provided_until: h
+            .provided_until
+            .clone()
+            .or_else(|| l.provided_until.clone()),
         uuid_validity: h.uuid_validity.clone().or_else(|| l.uuid_validity.clone()),
         hotfix_hours: h.hotfix_hours.or(l.hotfix_hours),
-        image_original_user: h.image_original_user.clone().or_else(|| l.image_original_user.clone()),
-        image_description: h.image_description.clone().or_else(|| l.image_description.clone()),
+        image_original_user: h
+            .image_original_user
+            .clone()
+            .or_else(|| l.image_original_user.clone()),
+        image_description: h
+            .image_description
+            .clone()
+            .or_else(|| l.image_description.clone()),
         extra,
     }
 }
@@ -355,11 +444,18 @@ fn resolve_image(
     }
     let name = entry.name.value.trim().to_owned();
     if name.is_empty() {
-        err(ctx.at(entry.name.referenced.line(), entry.name.referenced.column(), "the Glance name is empty"));
+        err(ctx.at(
+            entry.name.referenced.line(),
+            entry.name.referenced.column(),
+            "the Glance name is empty",
+        ));
     }
 
     let source = entry.source.value.clone();
-    let merged = merge_defaults(&merge_defaults(&preset_layer(&source), layered), &entry_layer(entry));
+    let merged = merge_defaults(
+        &merge_defaults(&preset_layer(&source), layered),
+        &entry_layer(entry),
+    );
     let architecture = merged.architecture.unwrap_or(raw::Architecture::X86_64);
     let g = merged.glance.clone().unwrap_or_default();
     let props = g.properties.clone().unwrap_or_default();
@@ -370,12 +466,22 @@ fn resolve_image(
     // Version policy.
     let vp = merged.version.clone().unwrap_or_default();
     if vp.pin.is_some() && vp.matches.is_some() {
-        err(ctx.at_key(line, "version", "`version.pin` and `version.match` cannot both be set").with_hint("a pin takes exactly one version; remove `match`"));
+        err(ctx
+            .at_key(
+                line,
+                "version",
+                "`version.pin` and `version.match` cannot both be set",
+            )
+            .with_hint("a pin takes exactly one version; remove `match`"));
     }
     if let Some(m) = &vp.matches
         && let Err(e) = regex::Regex::new(m)
     {
-        err(ctx.at_key(line, "match", format!("invalid regular expression in `version.match`: {e}")));
+        err(ctx.at_key(
+            line,
+            "match",
+            format!("invalid regular expression in `version.match`: {e}"),
+        ));
     }
     let min_age = vp.min_age.as_deref().and_then(|s| match parse_duration(s) {
         Ok(d) => Some(d),
@@ -395,15 +501,28 @@ fn resolve_image(
         let path = dir.join(&k);
         if !path.is_file() {
             err(ctx
-                .at_key(line, "keys", format!("signature key file `{k}` does not exist"))
-                .with_hint(format!("key files are relative to the catalog directory ({})", dir.display())));
+                .at_key(
+                    line,
+                    "keys",
+                    format!("signature key file `{k}` does not exist"),
+                )
+                .with_hint(format!(
+                    "key files are relative to the catalog directory ({})",
+                    dir.display()
+                )));
         }
         keys.push(path);
     }
     if mode == raw::SignatureMode::Required && keys.is_empty() {
         err(ctx
-            .at_key(line, "signature", "`signature.policy: required` needs at least one key in `signature.keys`")
-            .with_hint("add the distributor's public key file (e.g. `keys/ubuntu-cloud-images.asc`)"));
+            .at_key(
+                line,
+                "signature",
+                "`signature.policy: required` needs at least one key in `signature.keys`",
+            )
+            .with_hint(
+                "add the distributor's public key file (e.g. `keys/ubuntu-cloud-images.asc`)",
+            ));
     }
 
     // Glance side.
@@ -411,12 +530,20 @@ fn resolve_image(
     let min_ram = g.min_ram.unwrap_or(0);
     if min_disk == 0 {
         err(ctx
-            .at_key(line, "min_disk", "`glance.min_disk` must be set and non-zero (scs-0102)")
+            .at_key(
+                line,
+                "min_disk",
+                "`glance.min_disk` must be set and non-zero (scs-0102)",
+            )
             .with_hint("set it in GiB to at least the image's virtual size, e.g. `min_disk: 10`"));
     }
     if min_ram == 0 {
         err(ctx
-            .at_key(line, "min_ram", "`glance.min_ram` must be set and non-zero (scs-0102)")
+            .at_key(
+                line,
+                "min_ram",
+                "`glance.min_ram` must be set and non-zero (scs-0102)",
+            )
             .with_hint("set it in MiB, e.g. `min_ram: 512`"));
     }
     let mut properties = BTreeMap::new();
@@ -424,13 +551,31 @@ fn resolve_image(
         Some(v) if !v.trim().is_empty() => {
             properties.insert(key.to_owned(), v);
         }
-        _ => err(ctx.at_key(line, key, format!("missing SCS property `{key}` (scs-0102)")).with_hint(hint.to_owned())),
+        _ => err(ctx
+            .at_key(
+                line,
+                key,
+                format!("missing SCS property `{key}` (scs-0102)"),
+            )
+            .with_hint(hint.to_owned())),
     };
-    required("os_distro", props.os_distro.clone(), "set `glance.properties.os_distro` (lower case osinfo id, e.g. `ubuntu`)");
+    required(
+        "os_distro",
+        props.os_distro.clone(),
+        "set `glance.properties.os_distro` (lower case osinfo id, e.g. `ubuntu`)",
+    );
     if props.os_version.is_some() || !presets::os_version_from_lock(&source) {
-        required("os_version", props.os_version.clone(), "set `glance.properties.os_version`, e.g. `\"24.04\"`");
+        required(
+            "os_version",
+            props.os_version.clone(),
+            "set `glance.properties.os_version`, e.g. `\"24.04\"`",
+        );
     }
-    required("os_purpose", props.os_purpose.map(|p| p.as_str().to_owned()), "set `glance.properties.os_purpose` (usually `generic`), e.g. in the defaults");
+    required(
+        "os_purpose",
+        props.os_purpose.map(|p| p.as_str().to_owned()),
+        "set `glance.properties.os_purpose` (usually `generic`), e.g. in the defaults",
+    );
     required(
         "hw_disk_bus",
         props.hw_disk_bus.map(|b| match b {
@@ -439,11 +584,31 @@ fn resolve_image(
         }),
         "set `glance.properties.hw_disk_bus` (`scsi` with `hw_scsi_model: virtio-scsi`, or `virtio`)",
     );
-    required("replace_frequency", props.replace_frequency.map(|f| f.as_str().to_owned()), "set `glance.properties.replace_frequency` (e.g. `weekly`)");
-    required("provided_until", props.provided_until.clone(), "set `glance.properties.provided_until` (`YYYY-MM-DD`, `none` or `notice`)");
-    required("uuid_validity", props.uuid_validity.clone(), "set `glance.properties.uuid_validity` (e.g. `last-3`, `none`, `forever`)");
-    required("image_original_user", props.image_original_user.clone(), "set `glance.properties.image_original_user` (the default login user)");
-    required("image_description", props.image_description.clone(), "set `glance.properties.image_description` (release notes URL or text)");
+    required(
+        "replace_frequency",
+        props.replace_frequency.map(|f| f.as_str().to_owned()),
+        "set `glance.properties.replace_frequency` (e.g. `weekly`)",
+    );
+    required(
+        "provided_until",
+        props.provided_until.clone(),
+        "set `glance.properties.provided_until` (`YYYY-MM-DD`, `none` or `notice`)",
+    );
+    required(
+        "uuid_validity",
+        props.uuid_validity.clone(),
+        "set `glance.properties.uuid_validity` (e.g. `last-3`, `none`, `forever`)",
+    );
+    required(
+        "image_original_user",
+        props.image_original_user.clone(),
+        "set `glance.properties.image_original_user` (the default login user)",
+    );
+    required(
+        "image_description",
+        props.image_description.clone(),
+        "set `glance.properties.image_description` (release notes URL or text)",
+    );
     if let Some(m) = &props.hw_scsi_model {
         properties.insert("hw_scsi_model".into(), m.clone());
     }
@@ -470,7 +635,13 @@ fn resolve_image(
                 .at_key(line, &k, format!("`{k}` is set by the tool and cannot be declared in the catalog"))
                 .with_hint("remove it: `image_source` and `image_build_date` come from the lockfile, `architecture` from `architecture`"));
         } else if crate::openstack::image::is_server_owned(&k) {
-            err(ctx.at_key(line, &k, format!("`{k}` is owned by Glance and cannot be set")).with_hint("remove it from `extra`"));
+            err(ctx
+                .at_key(
+                    line,
+                    &k,
+                    format!("`{k}` is owned by Glance and cannot be set"),
+                )
+                .with_hint("remove it from `extra`"));
         } else {
             properties.insert(k, v);
         }
@@ -482,32 +653,67 @@ fn resolve_image(
         && !(v == "none" || v == "notice" || valid_date(v))
     {
         err(ctx
-            .at_key(line, "provided_until", format!("invalid `provided_until` value `{v}`"))
+            .at_key(
+                line,
+                "provided_until",
+                format!("invalid `provided_until` value `{v}`"),
+            )
             .with_hint("scs-0102 allows `YYYY-MM-DD`, `none` or `notice`"));
     }
-    let last_n = props.uuid_validity.as_deref().and_then(|v| v.strip_prefix("last-")).map(str::parse::<u32>);
+    let last_n = props
+        .uuid_validity
+        .as_deref()
+        .and_then(|v| v.strip_prefix("last-"))
+        .map(str::parse::<u32>);
     if let Some(v) = &props.uuid_validity
-        && !(matches!(v.as_str(), "none" | "notice" | "forever") || valid_date(v) || matches!(last_n, Some(Ok(n)) if n > 0))
+        && !(matches!(v.as_str(), "none" | "notice" | "forever")
+            || valid_date(v)
+            || matches!(last_n, Some(Ok(n)) if n > 0))
     {
         err(ctx
-            .at_key(line, "uuid_validity", format!("invalid `uuid_validity` value `{v}`"))
+            .at_key(
+                line,
+                "uuid_validity",
+                format!("invalid `uuid_validity` value `{v}`"),
+            )
             .with_hint("scs-0102 allows `none`, `last-N`, `YYYY-MM-DD`, `notice` or `forever`"));
     }
     if let Some(d) = &props.os_distro
         && d != &d.to_lowercase()
     {
-        err(ctx.at_key(line, "os_distro", format!("`os_distro` must be lower case, not `{d}`")).with_hint(format!("write `{}`", d.to_lowercase())));
+        err(ctx
+            .at_key(
+                line,
+                "os_distro",
+                format!("`os_distro` must be lower case, not `{d}`"),
+            )
+            .with_hint(format!("write `{}`", d.to_lowercase())));
     }
-    if let (Some(want), Some(have)) = (presets::required_os_distro(&source), props.os_distro.as_deref())
-        && want != have
+    if let (Some(want), Some(have)) = (
+        presets::required_os_distro(&source),
+        props.os_distro.as_deref(),
+    ) && want != have
     {
         err(ctx
-            .at_key(line, "os_distro", format!("`os_distro: {have}` does not match the `{}` source", presets::kind(&source)))
-            .with_hint(format!("scs-0102 follows the osinfo ids: write `os_distro: {want}`")));
+            .at_key(
+                line,
+                "os_distro",
+                format!(
+                    "`os_distro: {have}` does not match the `{}` source",
+                    presets::kind(&source)
+                ),
+            )
+            .with_hint(format!(
+                "scs-0102 follows the osinfo ids: write `os_distro: {want}`"
+            )));
     }
     if props.hw_disk_bus == Some(raw::DiskBus::Scsi) && props.hw_scsi_model.is_none() {
         err(ctx
-            .at_key(line, "hw_disk_bus", "`hw_disk_bus: scsi` without `hw_scsi_model`")
+            .at_key(
+                line,
+                "hw_disk_bus",
+                "`hw_disk_bus: scsi` without `hw_scsi_model`",
+            )
             .with_hint("SCS recommends `hw_scsi_model: virtio-scsi` with the scsi bus"));
     }
 
@@ -531,7 +737,10 @@ fn resolve_image(
             ))
             .with_hint(format!("keep at least {} replaced images (the current one counts as one)", n - 1)));
     }
-    let old_visibility = rotation.visibility.or(g.visibility).unwrap_or(raw::Visibility::Public);
+    let old_visibility = rotation
+        .visibility
+        .or(g.visibility)
+        .unwrap_or(raw::Visibility::Public);
     if props.os_purpose == Some(raw::OsPurpose::Generic)
         && !rotation.hide
         && !rotation.mark_oldgeneric
@@ -552,7 +761,11 @@ fn resolve_image(
         origin,
         source,
         architecture,
-        version: VersionPolicy { pin: vp.pin.clone(), matches: vp.matches.clone(), min_age },
+        version: VersionPolicy {
+            pin: vp.pin.clone(),
+            matches: vp.matches.clone(),
+            min_age,
+        },
         signature: Signature { mode, keys },
         glance: Glance {
             disk_format: g.disk_format.unwrap_or(raw::DiskFormat::Qcow2),
@@ -581,15 +794,27 @@ fn check_source(
         Source::Ubuntu(s) => {
             if presets::ubuntu_codename(&s.release).is_none() {
                 let known: Vec<&str> = presets::UBUNTU_CODENAMES.iter().map(|(r, _)| *r).collect();
-                let hint = suggest::closest(&s.release, known.iter().copied())
-                    .map_or_else(|| format!("known releases: {}", known.join(", ")), |c| format!("did you mean `\"{c}\"`?"));
-                err(ctx.at_key(line, "release", format!("unknown Ubuntu release `{}`", s.release)).with_hint(hint));
+                let hint = suggest::closest(&s.release, known.iter().copied()).map_or_else(
+                    || format!("known releases: {}", known.join(", ")),
+                    |c| format!("did you mean `\"{c}\"`?"),
+                );
+                err(ctx
+                    .at_key(
+                        line,
+                        "release",
+                        format!("unknown Ubuntu release `{}`", s.release),
+                    )
+                    .with_hint(hint));
             }
         }
         Source::Debian(s) => {
             if s.codename.is_none() && presets::debian_codename(&s.release).is_none() {
                 err(ctx
-                    .at_key(line, "release", format!("unknown Debian release `{}`", s.release))
+                    .at_key(
+                        line,
+                        "release",
+                        format!("unknown Debian release `{}`", s.release),
+                    )
                     .with_hint("use a known release (10 to 14) or give `codename:` too"));
             }
         }
@@ -609,9 +834,16 @@ fn check_source(
         },
         Source::GithubRelease(s) => {
             if s.repo.split('/').count() != 2 {
-                err(ctx.at_key(line, "repo", format!("`repo: {}` is not `owner/name`", s.repo)));
+                err(ctx.at_key(
+                    line,
+                    "repo",
+                    format!("`repo: {}` is not `owner/name`", s.repo),
+                ));
             }
-            for (key, pat) in [("asset", Some(&s.asset)), ("checksum_asset", s.checksum_asset.as_ref())] {
+            for (key, pat) in [
+                ("asset", Some(&s.asset)),
+                ("checksum_asset", s.checksum_asset.as_ref()),
+            ] {
                 if let Some(p) = pat
                     && let Err(e) = regex::Regex::new(p)
                 {
@@ -620,7 +852,12 @@ fn check_source(
             }
         }
         Source::Static(s) => {
-            if enabled && (s.url.is_none() || s.checksum.is_none() || s.version.is_none() || s.build_date.is_none()) {
+            if enabled
+                && (s.url.is_none()
+                    || s.checksum.is_none()
+                    || s.version.is_none()
+                    || s.build_date.is_none())
+            {
                 err(ctx
                     .at_key(line, "static", "an enabled `static` image needs `url`, `checksum`, `version` and `build_date`")
                     .with_hint("fill them in from the vendor's download page, or set `enabled: false` until you can"));
@@ -635,7 +872,9 @@ fn check_source(
             if let Some(d) = &s.build_date
                 && !valid_date(d)
             {
-                err(ctx.at_key(line, "build_date", format!("invalid build date `{d}`")).with_hint("write `YYYY-MM-DD`"));
+                err(ctx
+                    .at_key(line, "build_date", format!("invalid build date `{d}`"))
+                    .with_hint("write `YYYY-MM-DD`"));
             }
             if let Some(u) = &s.url
                 && url::Url::parse(u).is_err()
@@ -690,8 +929,12 @@ fn apply_overrides(img: &mut Image, o: &ImageDefaults) {
 
 fn valid_id(id: &str) -> bool {
     let mut chars = id.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
 }
 
 /// `YYYY-MM-DD`, a real date.
@@ -700,13 +943,18 @@ pub(crate) fn valid_date(s: &str) -> bool {
 }
 
 fn valid_checksum(s: &str) -> bool {
-    let Some((algo, hex)) = s.split_once(':') else { return false };
+    let Some((algo, hex)) = s.split_once(':') else {
+        return false;
+    };
     let len = match algo {
         "sha256" => 64,
         "sha512" => 128,
         _ => return false,
     };
-    hex.len() == len && hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    hex.len() == len
+        && hex
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
 }
 
 /// `30m`, `12h`, `2d`, `1w`.
@@ -721,7 +969,9 @@ pub(crate) fn parse_duration(s: &str) -> Result<jiff::SignedDuration, ()> {
         "w" => 7 * 86_400,
         _ => return Err(()),
     };
-    Ok(jiff::SignedDuration::from_secs(n.checked_mul(secs).ok_or(())?))
+    Ok(jiff::SignedDuration::from_secs(
+        n.checked_mul(secs).ok_or(())?,
+    ))
 }
 
 /// A digest of what a lockfile was resolved from: source, architecture and version policy.
@@ -733,11 +983,15 @@ pub fn source_digest(image: &Image) -> String {
         pin: &'a Option<String>,
         matches: &'a Option<String>,
     }
-    let key = Key { source: &image.source, architecture: image.architecture, pin: &image.version.pin, matches: &image.version.matches };
+    let key = Key {
+        source: &image.source,
+        architecture: image.architecture,
+        pin: &image.version.pin,
+        matches: &image.version.matches,
+    };
     let json = serde_json::to_vec(&key).expect("source settings serialize");
     format!("sha256:{}", hex::encode(Sha256::digest(&json)))
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -745,8 +999,14 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("2d"), Ok(jiff::SignedDuration::from_hours(48)));
-        assert_eq!(parse_duration("30m"), Ok(jiff::SignedDuration::from_mins(30)));
+        assert_eq!(
+            parse_duration("2d"),
+            Ok(jiff::SignedDuration::from_hours(48))
+        );
+        assert_eq!(
+            parse_duration("30m"),
+            Ok(jiff::SignedDuration::from_mins(30))
+        );
         assert!(parse_duration("2 days").is_err());
         assert!(parse_duration("d").is_err());
     }

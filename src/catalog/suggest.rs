@@ -33,24 +33,41 @@ fn backticked(message: &str) -> Vec<&str> {
 }
 
 /// Rewrites a parser message into (message, hint, underline width).
-pub fn explain(message: &str, text: &str, line: u64, column: u64) -> (String, Option<String>, usize) {
+pub fn explain(
+    message: &str,
+    text: &str,
+    line: u64,
+    column: u64,
+) -> (String, Option<String>, usize) {
     let width = token_width(text, line, column);
     let words = backticked(message);
     let lower = message.to_lowercase();
     let hint = if lower.starts_with("unknown field") || lower.starts_with("unknown variant") {
         let (what, rest) = words.split_first().map_or(("", &[][..]), |(w, r)| (*w, r));
-        let kind = if lower.starts_with("unknown field") { "keys" } else { "values" };
+        let kind = if lower.starts_with("unknown field") {
+            "keys"
+        } else {
+            "values"
+        };
         match closest(what, rest.iter().copied()) {
             Some(c) => Some(format!("did you mean `{c}`?")),
             None if rest.is_empty() => None,
             None => Some(format!("allowed {kind} here: {}", rest.join(", "))),
         }
     } else if lower.starts_with("missing field") {
-        words.first().map(|w| format!("add `{w}:` to this entry (see docs/catalog.md)"))
+        words
+            .first()
+            .map(|w| format!("add `{w}:` to this entry (see docs/catalog.md)"))
     } else if lower.contains("duplicate") {
-        Some("each key may appear only once in a mapping; remove or merge the repeated one".to_owned())
+        Some(
+            "each key may appear only once in a mapping; remove or merge the repeated one"
+                .to_owned(),
+        )
     } else if lower.contains("boolean") || lower.contains("expected a boolean") {
-        Some("write `true` or `false` (YAML 1.1 words such as `yes`/`on` are not accepted)".to_owned())
+        Some(
+            "write `true` or `false` (YAML 1.1 words such as `yes`/`on` are not accepted)"
+                .to_owned(),
+        )
     } else if lower.contains("invalid type") && lower.contains("expected a string") {
         Some("quote the value, e.g. `\"24.04\"`: YAML reads unquoted numbers as numbers".to_owned())
     } else if lower.contains("invalid type") {
@@ -65,7 +82,11 @@ pub fn explain(message: &str, text: &str, line: u64, column: u64) -> (String, Op
 
 /// The length of the identifier-like token at `line:column` (for the underline).
 fn token_width(text: &str, line: u64, column: u64) -> usize {
-    let Some(l) = usize::try_from(line).ok().and_then(|l| l.checked_sub(1)).and_then(|l| text.lines().nth(l)) else {
+    let Some(l) = usize::try_from(line)
+        .ok()
+        .and_then(|l| l.checked_sub(1))
+        .and_then(|l| text.lines().nth(l))
+    else {
         return 1;
     };
     let start = usize::try_from(column.max(1) - 1).unwrap_or(0);
@@ -83,8 +104,14 @@ mod tests {
 
     #[test]
     fn finds_typos() {
-        assert_eq!(closest("os_distor", ["os_distro", "os_version"]), Some("os_distro"));
-        assert_eq!(closest("publik", ["public", "private", "community"]), Some("public"));
+        assert_eq!(
+            closest("os_distor", ["os_distro", "os_version"]),
+            Some("os_distro")
+        );
+        assert_eq!(
+            closest("publik", ["public", "private", "community"]),
+            Some("public")
+        );
         assert_eq!(closest("zzzzzz", ["public", "private"]), None);
         assert_eq!(distance("kitten", "sitting"), 3);
     }

@@ -8,22 +8,34 @@ use crate::output::Printer;
 /// The catalog file schema, pretty JSON with a trailing newline.
 pub fn catalog_schema() -> String {
     let schema = schemars::schema_for!(crate::catalog::raw::CatalogFile);
-    format!("{}\n", serde_json::to_string_pretty(&schema).expect("schema serializes"))
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(&schema).expect("schema serializes")
+    )
 }
 
 /// The lockfile schema.
 pub fn lock_schema() -> String {
     let schema = schemars::schema_for!(crate::lock::LockedImage);
-    format!("{}\n", serde_json::to_string_pretty(&schema).expect("schema serializes"))
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(&schema).expect("schema serializes")
+    )
 }
 
 pub fn run(args: &SchemaArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     if let Some(dir) = &args.write {
-        for (name, text) in [("catalog.schema.json", catalog_schema()), ("lock.schema.json", lock_schema())] {
+        for (name, text) in [
+            ("catalog.schema.json", catalog_schema()),
+            ("lock.schema.json", lock_schema()),
+        ] {
             let path = dir.join(name);
             let changed = crate::lock::store::write_atomic_if_changed(&path, text.as_bytes())
                 .map_err(|e| anyhow::anyhow!("cannot write `{}`: {e}", path.display()))?;
-            printer.status(if changed { "Wrote" } else { "Unchanged" }, &path.display().to_string());
+            printer.status(
+                if changed { "Wrote" } else { "Unchanged" },
+                &path.display().to_string(),
+            );
         }
         return Ok(ExitStatus::Success);
     }

@@ -19,29 +19,63 @@ struct Report<'a> {
     diagnostics: &'a [Diagnostic],
 }
 
-pub fn run(global: &GlobalArgs, _args: &ValidateArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+pub fn run(
+    global: &GlobalArgs,
+    _args: &ValidateArgs,
+    printer: &Printer,
+) -> anyhow::Result<ExitStatus> {
     let (catalog, mut diags) = match catalog::load(&global.catalog) {
         Ok(c) => (Some(c), Vec::new()),
         Err(d) => (None, d),
     };
-    let locks = lock::store::read_all(&global.state)
-        .map_err(|e| anyhow::anyhow!("cannot read the state directory `{}`: {e}", global.state.display()))?;
-    diags.extend(lock::consistency::check(&global.state, catalog.as_ref(), &locks));
+    let locks = lock::store::read_all(&global.state).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read the state directory `{}`: {e}",
+            global.state.display()
+        )
+    })?;
+    diags.extend(lock::consistency::check(
+        &global.state,
+        catalog.as_ref(),
+        &locks,
+    ));
     diagnostic::sort(&mut diags);
-    let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+    let errors = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     let warnings = diags.len() - errors;
     let images = catalog.as_ref().map_or(0, |c| c.images.len());
     if printer.is_json() {
-        printer.json(&Report { valid: errors == 0, images, lockfiles: locks.len(), errors, warnings, diagnostics: &diags });
+        printer.json(&Report {
+            valid: errors == 0,
+            images,
+            lockfiles: locks.len(),
+            errors,
+            warnings,
+            diagnostics: &diags,
+        });
     } else {
         for d in &diags {
             printer.error_text(&d.render());
         }
         if errors == 0 {
-            printer.status("Valid", &format!("{images} images, {} lockfiles, {warnings} warnings", locks.len()));
+            printer.status(
+                "Valid",
+                &format!(
+                    "{images} images, {} lockfiles, {warnings} warnings",
+                    locks.len()
+                ),
+            );
         } else {
-            printer.note(&format!("error: {errors} problems found ({warnings} warnings)"));
+            printer.note(&format!(
+                "error: {errors} problems found ({warnings} warnings)"
+            ));
         }
     }
-    Ok(if errors == 0 { ExitStatus::Success } else { ExitStatus::Invalid })
+    Ok(if errors == 0 {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Invalid
+    })
 }

@@ -138,7 +138,9 @@ pub fn write_atomic_if_changed(path: &Path, bytes: &[u8]) -> std::io::Result<boo
     let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     // tempfile creates 0600; a committed file should keep its mode, or get the usual 0644.
-    let mode = std::fs::metadata(path).map(|m| m.permissions()).unwrap_or_else(|_| default_permissions());
+    let mode = std::fs::metadata(path)
+        .map(|m| m.permissions())
+        .unwrap_or_else(|_| default_permissions());
     tmp.as_file().set_permissions(mode)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -153,7 +155,10 @@ fn default_permissions() -> std::fs::Permissions {
 
 #[cfg(not(unix))]
 fn default_permissions() -> std::fs::Permissions {
-    std::fs::File::open(".").and_then(|f| f.metadata()).map(|m| m.permissions()).expect("the working directory is readable")
+    std::fs::File::open(".")
+        .and_then(|f| f.metadata())
+        .map(|m| m.permissions())
+        .expect("the working directory is readable")
 }
 
 #[cfg(test)]
@@ -186,7 +191,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o644
+            );
         }
     }
 
