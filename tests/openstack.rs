@@ -797,3 +797,129 @@ async fn status_reports_managed_images_against_lockfiles() {
     );
     cleanup(&glance, &p).await;
 }
+
+#[tokio::test]
+async fn waiting_on_an_image_that_never_progresses_is_stuck_then_deadline() {
+    let glance = demo().await;
+    let p = prefix("stuck");
+    // A queued image with no upload and no import: nothing will ever change.
+    let img = glance.create(&raw_image(&p)).await.unwrap();
+    let started = std::time::Instant::now();
+    let stuck = WaitPolicy {
+        stuck_after: Duration::from_millis(1500),
+        deadline: Duration::from_secs(60),
+        ..WaitPolicy::default()
+    };
+    let err = glance
+        .wait_active(&img.id, "upload", &stuck, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Wait { failure: WaitFailure::Stuck, detail, .. } if detail.contains("queued")),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let deadline = WaitPolicy {
+        stuck_after: Duration::from_secs(60),
+        deadline: Duration::from_millis(800),
+        ..WaitPolicy::default()
+    };
+    let err = glance
+        .wait_active(&img.id, "upload", &deadline, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Wait {
+                failure: WaitFailure::Deadline,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.hint().is_some());
+    cleanup(&glance, &p).await;
+}
+
+/// A one-shot HTTP server that records the request head of a PUT and drains its body.
+/// Returns the base URL and a receiver for (head, body length).
+fn capture_put() -> (String, std::sync::mpsc::Receiver<(String, usize)>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 65536];
+            let head_end = loop {
+                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break i + 4;
+                }
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            };
+            let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
+            let chunked = head.contains("transfer-encoding: chunked");
+            let mut body = buf[head_end..].to_vec();
+            // Read until the body is complete: the length, or the last chunk `0\r\n\r\n`.
+            let want = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            loop {
+                let done = match want {
+                    Some(n) => body.len() >= n,
+                    None => !chunked || body.ends_with(b"0\r\n\r\n"),
+                };
+                if done {
+                    break;
+                }
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => body.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let _ = s.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+            // Version discovery (GET /) is answered too, but only PUTs are reported.
+            if head.starts_with("put ") {
+                let _ = tx.send((head, body.len()));
+            }
+        }
+    });
+    (format!("http://{addr}"), rx)
+}
+
+#[tokio::test]
+async fn uploads_send_content_length_when_known_and_chunks_otherwise() {
+    let (base, rx) = capture_put();
+    let mut cfg = demo_cloud();
+    // Real Keystone auth, but Glance replaced by the recorder (image_endpoint_override).
+    cfg.image_endpoint_override = Some(base.parse().unwrap());
+    let glance = Glance::connect(cfg).await.unwrap();
+    let bytes = data(300_000, 1);
+    glance
+        .upload("img-1", chunks(bytes.clone()), Some(bytes.len() as u64))
+        .await
+        .unwrap();
+    let (head, len) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(head.starts_with("put /v2/images/img-1/file "), "{head}");
+    assert!(head.contains("content-length: 300000"), "{head}");
+    assert!(!head.contains("transfer-encoding"), "{head}");
+    assert!(
+        head.contains("content-type: application/octet-stream"),
+        "{head}"
+    );
+    assert!(head.contains("x-auth-token: "), "{head}");
+    assert_eq!(len, 300_000);
+
+    glance.stage("img-2", chunks(bytes), None).await.unwrap();
+    let (head, len) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(head.starts_with("put /v2/images/img-2/stage "), "{head}");
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    assert!(!head.contains("content-length"), "{head}");
+    assert!(len > 300_000, "chunk framing adds bytes: {len}");
+}
