@@ -320,7 +320,9 @@ mod tests {
         assert!(table.starts_with("CATALOG ID"), "{table}");
         let row = table.lines().find(|l| l.contains("g1")).unwrap();
         assert!(
-            row.starts_with("debian-12   20260102  2026-01-02  public"),
+            row.starts_with(
+                "debian-12     20260102  2026-01-02  public      no      active  current "
+            ),
             "{row}"
         );
         assert!(row.contains("current"));
