@@ -209,8 +209,9 @@ impl Session {
     /// A session for a cloud; no request is sent until a token is needed.
     pub fn new(config: CloudConfig) -> Result<Self> {
         let client = http::client(&client_options(&config)?)?;
+        // Commands warn the user through the Printer; this is the trail in debug logs.
         if config.insecure {
-            tracing::warn!(cloud = %config.name, "TLS certificate verification is off for this cloud (insecure / verify: false)");
+            tracing::debug!(cloud = %config.name, "TLS certificate verification is off for this cloud (insecure / verify: false)");
         }
         Ok(Self {
             inner: Arc::new(Inner {
