@@ -585,3 +585,341 @@ async fn deactivate_reactivate_delete_and_protected() {
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
     assert_eq!(err.status(), Some(404));
 }
+
+/// Runs the real binary with `-vvv` and `RUST_LOG=trace`; returns (success, stdout+stderr).
+fn run_binary(clouds_yaml: &std::path::Path, args: &[&str]) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = assert_cmd::Command::cargo_bin("image-crawler")
+        .unwrap()
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .env("OS_CLIENT_CONFIG_FILE", clouds_yaml)
+        .env("RUST_LOG", "trace")
+        .arg("-vvv")
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn assert_no_secret(output: &str, secret: &str, what: &str) {
+    assert!(secret.len() >= 8, "{what} too short to search for");
+    assert!(
+        !output.contains(secret),
+        "{what} leaked into the output:\n{output}"
+    );
+    // Fernet tokens start with `gAAAAA`: none of the tokens the binary obtained may show.
+    assert!(
+        !output.contains("gAAAAA"),
+        "a token leaked into the output:\n{output}"
+    );
+}
+
+#[tokio::test]
+async fn secrets_never_appear_in_output_at_any_verbosity() {
+    let clouds = clouds_file();
+    // Password and application-credential secret, as written in clouds.yaml.
+    let password = match &demo_cloud().auth {
+        config::AuthMethod::Password { password, .. } => password.expose().to_owned(),
+        other => panic!("gk-demo is not a password cloud: {other:?}"),
+    };
+    let app_secret = match &appcred_cloud().auth {
+        config::AuthMethod::ApplicationCredential { secret, .. } => secret.expose().to_owned(),
+        other => panic!("gk-appcred is not an app-credential cloud: {other:?}"),
+    };
+    for (cloud, secret, what) in [
+        ("gk-demo", &password, "password"),
+        ("gk-appcred", &app_secret, "application credential secret"),
+    ] {
+        let (ok, out) = run_binary(&clouds, &["status", "--cloud", cloud]);
+        assert!(ok, "status --cloud {cloud} failed:\n{out}");
+        assert!(
+            out.contains("got a Keystone token"),
+            "trace logging was not on:\n{out}"
+        );
+        assert!(
+            out.contains("TRACE"),
+            "RUST_LOG=trace had no effect:\n{out}"
+        );
+        assert_no_secret(&out, secret, what);
+    }
+
+    // A token cloud: we read X-Subject-Token ourselves and hand it to the binary.
+    let demo = demo_cloud();
+    let resp = reqwest::Client::new()
+        .post(demo.token_url())
+        .json(&image_crawler::openstack::keystone::auth_body(&demo))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let token = resp.headers()["x-subject-token"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let project_id = resp.json::<serde_json::Value>().await.unwrap()["token"]["project"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let token_yaml = dir.path().join("clouds.yaml");
+    std::fs::write(
+        &token_yaml,
+        format!(
+            "clouds:\n  tok:\n    auth_type: token\n    auth:\n      auth_url: \"{}\"\n      token: \"{token}\"\n      project_id: \"{project_id}\"\n",
+            demo.auth_url
+        ),
+    )
+    .unwrap();
+    let (ok, out) = run_binary(
+        &token_yaml,
+        &["status", "--cloud", "tok", "--format", "json"],
+    );
+    assert!(ok, "status with a token cloud failed:\n{out}");
+    assert_no_secret(&out, &token, "token");
+
+    // A refused password: the error path does not print it either.
+    let bad_yaml = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad_yaml,
+        format!(
+            "clouds:\n  bad:\n    auth:\n      auth_url: \"{}\"\n      username: demo\n      password: wrong-password-123\n      project_name: demo\n",
+            demo.auth_url
+        ),
+    )
+    .unwrap();
+    let (ok, out) = run_binary(&bad_yaml, &["status", "--cloud", "bad"]);
+    assert!(!ok, "a wrong password must fail:\n{out}");
+    assert!(out.contains("refused the credentials"), "{out}");
+    assert_no_secret(&out, "wrong-password-123", "refused password");
+}
+
+#[tokio::test]
+async fn status_reports_managed_images_against_lockfiles() {
+    use image_crawler::lock::{
+        self, Build, HashAlgorithm, LockedImage, SignatureState, SignatureStatus,
+    };
+    let glance = demo().await;
+    let p = prefix("status");
+    let catalog_id = format!("{p}-id");
+    let locked = LockedImage {
+        format_version: lock::format::FORMAT_VERSION,
+        id: catalog_id.clone(),
+        source_digest: "sha256:00".into(),
+        build: Build {
+            version: "20260102".into(),
+            build_date: "2026-01-02".into(),
+            url: "https://example.org/new.qcow2".into(),
+            size: None,
+            metadata_url: "https://example.org/SHA256SUMS".into(),
+            checksums: BTreeMap::from([(HashAlgorithm::Sha256, "ab".repeat(32))]),
+            signature: SignatureStatus::state(SignatureState::Off),
+        },
+    };
+    let state = tempfile::tempdir().unwrap();
+    lock::store::write_if_changed(state.path(), &locked).unwrap();
+    let mk = |suffix: &str, version: &str, url: &str, hidden: bool| {
+        let mut n = raw_image(&format!("{p}-{suffix}"));
+        n.hidden = hidden;
+        n.tags.insert("managed_by_image_crawler".into());
+        n.properties = BTreeMap::from([
+            ("image_crawler_id".into(), catalog_id.clone()),
+            ("image_crawler_version".into(), version.into()),
+            ("image_source".into(), url.into()),
+            (
+                "image_build_date".into(),
+                format!("{}-{}-{}", &version[..4], &version[4..6], &version[6..]),
+            ),
+        ]);
+        n
+    };
+    let current = glance
+        .create(&mk(
+            "new",
+            "20260102",
+            "https://example.org/new.qcow2",
+            false,
+        ))
+        .await
+        .unwrap();
+    let old = glance
+        .create(&mk(
+            "old",
+            "20251201",
+            "https://example.org/old.qcow2",
+            true,
+        ))
+        .await
+        .unwrap();
+    let (ok, out) = run_binary(
+        &clouds_file(),
+        &[
+            "--state",
+            state.path().to_str().unwrap(),
+            "--catalog",
+            "no-catalog-here",
+            "status",
+            "--cloud",
+            "gk-demo",
+            "--format",
+            "json",
+            "--quiet",
+        ],
+    );
+    assert!(ok, "{out}");
+    let json_start = out.find('{').expect("JSON on stdout");
+    let mut de =
+        serde_json::Deserializer::from_str(&out[json_start..]).into_iter::<serde_json::Value>();
+    let report = de.next().unwrap().unwrap();
+    let rows: Vec<&serde_json::Value> = report["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["catalog_id"] == catalog_id.as_str())
+        .collect();
+    assert_eq!(rows.len(), 2, "{report:#}");
+    // Newest build first.
+    assert_eq!(rows[0]["glance_id"], current.id.as_str());
+    assert_eq!(rows[0]["lock"]["state"], "current");
+    assert_eq!(rows[0]["build_date"], "2026-01-02");
+    assert_eq!(rows[1]["glance_id"], old.id.as_str());
+    assert_eq!(rows[1]["hidden"], true);
+    assert_eq!(
+        rows[1]["lock"],
+        serde_json::json!({"state": "differs", "locked_version": "20260102"})
+    );
+    cleanup(&glance, &p).await;
+}
+
+#[tokio::test]
+async fn waiting_on_an_image_that_never_progresses_is_stuck_then_deadline() {
+    let glance = demo().await;
+    let p = prefix("stuck");
+    // A queued image with no upload and no import: nothing will ever change.
+    let img = glance.create(&raw_image(&p)).await.unwrap();
+    let started = std::time::Instant::now();
+    let stuck = WaitPolicy {
+        stuck_after: Duration::from_millis(1500),
+        deadline: Duration::from_secs(60),
+        ..WaitPolicy::default()
+    };
+    let err = glance
+        .wait_active(&img.id, "upload", &stuck, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Wait { failure: WaitFailure::Stuck, detail, .. } if detail.contains("queued")),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let deadline = WaitPolicy {
+        stuck_after: Duration::from_secs(60),
+        deadline: Duration::from_millis(800),
+        ..WaitPolicy::default()
+    };
+    let err = glance
+        .wait_active(&img.id, "upload", &deadline, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Wait {
+                failure: WaitFailure::Deadline,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.hint().is_some());
+    cleanup(&glance, &p).await;
+}
+
+/// A one-shot HTTP server that records the request head of a PUT and drains its body.
+/// Returns the base URL and a receiver for (head, body length).
+fn capture_put() -> (String, std::sync::mpsc::Receiver<(String, usize)>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 65536];
+            let head_end = loop {
+                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break i + 4;
+                }
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            };
+            let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
+            let chunked = head.contains("transfer-encoding: chunked");
+            let mut body = buf[head_end..].to_vec();
+            // Read until the body is complete: the length, or the last chunk `0\r\n\r\n`.
+            let want = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            loop {
+                let done = match want {
+                    Some(n) => body.len() >= n,
+                    None => !chunked || body.ends_with(b"0\r\n\r\n"),
+                };
+                if done {
+                    break;
+                }
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => body.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let _ = s.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+            // Version discovery (GET /) is answered too, but only PUTs are reported.
+            if head.starts_with("put ") {
+                let _ = tx.send((head, body.len()));
+            }
+        }
+    });
+    (format!("http://{addr}"), rx)
+}
+
+#[tokio::test]
+async fn uploads_send_content_length_when_known_and_chunks_otherwise() {
+    let (base, rx) = capture_put();
+    let mut cfg = demo_cloud();
+    // Real Keystone auth, but Glance replaced by the recorder (image_endpoint_override).
+    cfg.image_endpoint_override = Some(base.parse().unwrap());
+    let glance = Glance::connect(cfg).await.unwrap();
+    let bytes = data(300_000, 1);
+    glance
+        .upload("img-1", chunks(bytes.clone()), Some(bytes.len() as u64))
+        .await
+        .unwrap();
+    let (head, len) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(head.starts_with("put /v2/images/img-1/file "), "{head}");
+    assert!(head.contains("content-length: 300000"), "{head}");
+    assert!(!head.contains("transfer-encoding"), "{head}");
+    assert!(
+        head.contains("content-type: application/octet-stream"),
+        "{head}"
+    );
+    assert!(head.contains("x-auth-token: "), "{head}");
+    assert_eq!(len, 300_000);
+
+    glance.stage("img-2", chunks(bytes), None).await.unwrap();
+    let (head, len) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(head.starts_with("put /v2/images/img-2/stage "), "{head}");
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    assert!(!head.contains("content-length"), "{head}");
+    assert!(len > 300_000, "chunk framing adds bytes: {len}");
+}

@@ -209,8 +209,9 @@ impl Session {
     /// A session for a cloud; no request is sent until a token is needed.
     pub fn new(config: CloudConfig) -> Result<Self> {
         let client = http::client(&client_options(&config)?)?;
+        // Commands warn the user through the Printer; this is the trail in debug logs.
         if config.insecure {
-            tracing::warn!(cloud = %config.name, "TLS certificate verification is off for this cloud (insecure / verify: false)");
+            tracing::debug!(cloud = %config.name, "TLS certificate verification is off for this cloud (insecure / verify: false)");
         }
         Ok(Self {
             inner: Arc::new(Inner {
@@ -327,15 +328,23 @@ impl Session {
 
     /// Sends a request built by `build` with a valid token. On a 401, authenticates again
     /// ONCE and repeats the request (so `build` must be repeatable: no streaming bodies).
-    /// Transient failures (5xx, timeouts) are retried with backoff. Non-2xx -> error.
+    /// Transient failures (5xx, timeouts) of non-POST requests are retried with backoff.
+    /// Non-2xx -> error.
     pub async fn send<F>(&self, method: &Method, url: &str, build: F) -> Result<Response>
     where
         F: Fn(&reqwest::Client) -> RequestBuilder,
     {
         let mut reauthed = false;
+        // A retried POST could create a second image or start a second import: only
+        // idempotent methods are retried on transient failures.
+        let policy = if *method == Method::POST {
+            http::RetryPolicy::NONE
+        } else {
+            http::RetryPolicy::default()
+        };
         loop {
             let token = self.token().await?;
-            let result = http::retry(http::RetryPolicy::default(), || async {
+            let result = http::retry(policy, || async {
                 let resp = build(&self.inner.client)
                     .header("X-Auth-Token", token.value.expose())
                     .send()

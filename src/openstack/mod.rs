@@ -8,12 +8,17 @@
 //!
 //! Secrets are [`Secret`]s everywhere and never printed or logged.
 
+// Errors carry the whole request context (method, URL, request id, body excerpt) by value;
+// they are rare next to the HTTP round trip, so their size does not matter.
+#![allow(clippy::result_large_err)]
+
 pub mod config;
 pub mod error;
 pub mod glance;
 pub mod image;
 pub mod keystone;
 pub mod secret;
+pub mod status;
 
 pub use config::CloudConfig;
 pub use error::{ConfigError, Error};
