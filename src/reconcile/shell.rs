@@ -164,13 +164,19 @@ pub fn check_conformance(
     inputs: &Inputs,
     allow: bool,
 ) -> anyhow::Result<Vec<String>> {
-    let state = planned_state(
+    let mut state = planned_state(
         plan,
         &target.images,
         &inputs.locks,
         &planned.observed,
         &planned.ctx,
     );
+    // Judge what this plan is responsible for: the images of this target's catalog entries
+    // (managed images of ids outside the catalog are not touched, so not judged).
+    state.retain(|g| {
+        g.catalog_id()
+            .is_some_and(|id| target.images.iter().any(|i| i.id == id))
+    });
     let problems = conformance::violations(&state, planned.ctx.now);
     if problems.is_empty() || allow {
         return Ok(problems);
