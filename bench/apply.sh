@@ -15,7 +15,9 @@
 # Knobs: BENCH_CLOUDS (clouds.yaml; default /tmp/gk-reconcile/clouds.yaml), BENCH_CLOUD
 # (default gk-admin), BENCH_DIR (scratch space, needs 2x the largest size free; default
 # /tmp/ic-bench), BENCH_BIN (default target/release/image-crawler), BENCH_PORT (upstream port,
-# default 8799), BENCH_VENV (python-openstackclient venv; default $BENCH_DIR/venv).
+# default 8799), BENCH_VENV (python-openstackclient venv; default $BENCH_DIR/venv), BENCH_UNIT
+# (`GiB`, default; `MiB` for a quick smoke run of the script itself, e.g. `BENCH_UNIT=MiB
+# bench/apply.sh 64` with a debug build as BENCH_BIN).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +27,8 @@ DIR=${BENCH_DIR:-/tmp/ic-bench}
 BIN=${BENCH_BIN:-$ROOT/target/release/image-crawler}
 PORT=${BENCH_PORT:-8799}
 VENV=${BENCH_VENV:-$DIR/venv}
+UNIT=${BENCH_UNIT:-GiB}
+case $UNIT in GiB) UNIT_BYTES=$((1024 * 1024 * 1024)) ;; MiB) UNIT_BYTES=$((1024 * 1024)) ;; *) echo "bench: BENCH_UNIT is GiB or MiB" >&2; exit 1 ;; esac
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(1 4)
 
@@ -77,40 +81,40 @@ delete_image() { curl -fsS -X DELETE -H "X-Auth-Token: $TOKEN" "$GLANCE/v2/image
 
 RESULTS=()
 for GIB in "${SIZES[@]}"; do
-  FILE="$DIR/up/img-${GIB}g.raw"
-  BYTES=$((GIB * 1024 * 1024 * 1024))
+  FILE="$DIR/up/img-${GIB}${UNIT}.raw"
+  BYTES=$((GIB * UNIT_BYTES))
   if [ ! -f "$FILE" ] || [ "$(stat -c %s "$FILE")" != "$BYTES" ]; then
-    log "generating $GIB GiB of random data"
+    log "generating $GIB $UNIT of random data"
     head -c "$BYTES" /dev/urandom >"$FILE"
   fi
   SHA256=$(sha256sum "$FILE" | cut -d' ' -f1)
-  URL="http://127.0.0.1:$PORT/img-${GIB}g.raw"
-  RUN="$DIR/runs/${GIB}g"
+  URL="http://127.0.0.1:$PORT/img-${GIB}${UNIT}.raw"
+  RUN="$DIR/runs/${GIB}${UNIT}"
   mkdir -p "$RUN"
 
   # 1. ceiling: curl | curl -T - (chunked).
-  log "$GIB GiB: curl | curl -T -"
+  log "$GIB $UNIT: curl | curl -T -"
   ID=$(curl -fsS -H "X-Auth-Token: $TOKEN" -H 'Content-Type: application/json' \
-    -d "{\"name\": \"bench-curl-${GIB}g\", \"disk_format\": \"raw\", \"container_format\": \"bare\"}" \
+    -d "{\"name\": \"bench-curl-${GIB}${UNIT}\", \"disk_format\": \"raw\", \"container_format\": \"bare\"}" \
     "$GLANCE/v2/images" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
   read -r CURL_S CURL_RSS < <(measure "$RUN/curl" bash -c \
     "curl -fsS '$URL' | curl -fsS -T - -H 'X-Auth-Token: $TOKEN' -H 'Content-Type: application/octet-stream' '$GLANCE/v2/images/$ID/file'")
   delete_image "$ID"
 
   # 2. operator: download to disk, then openstack image create --file.
-  log "$GIB GiB: curl -o + openstack image create --file"
+  log "$GIB $UNIT: curl -o + openstack image create --file"
   read -r DL_S DL_RSS < <(measure "$RUN/download" curl -fsS -o "$DIR/dl/img.raw" "$URL")
   read -r OSC_S OSC_RSS < <(measure "$RUN/osc" "$OSC" image create --disk-format raw --container-format bare \
-    --file "$DIR/dl/img.raw" -f value -c id "bench-osc-${GIB}g")
+    --file "$DIR/dl/img.raw" -f value -c id "bench-osc-${GIB}${UNIT}")
   delete_image "$(tail -n1 "$RUN/osc.log")"
   rm -f "$DIR/dl/img.raw"
   OP_S=$(python3 -c "print($DL_S + $OSC_S)")
   OP_RSS=$(( DL_RSS > OSC_RSS ? DL_RSS : OSC_RSS ))
 
   # 3. image-crawler apply: catalog + lockfile for one image, then apply.
-  log "$GIB GiB: image-crawler apply"
+  log "$GIB $UNIT: image-crawler apply"
   PROJ="$RUN/project"; rm -rf "$PROJ"; mkdir -p "$PROJ/catalog" "$PROJ/state"
-  IMG_ID="bench-${GIB}g-$(date +%s)"
+  IMG_ID="bench-${GIB}${UNIT,,}-$(date +%s)"
   cat >"$PROJ/catalog/bench.yaml" <<EOF
 settings:
   vendor: bench
@@ -130,7 +134,7 @@ images:
     glance:
       disk_format: raw
       container_format: bare
-      min_disk: $((GIB + 1))
+      min_disk: $((BYTES / (1024 * 1024 * 1024) + 1))
       min_ram: 128
       visibility: private
       properties:
@@ -180,16 +184,16 @@ PY
 done
 
 echo
-printf '%-5s | %-26s | %-34s | %-26s\n' "size" "curl | curl -T - (ceiling)" "curl -o + openstack image create" "image-crawler apply"
-printf '%-5s-+-%-26s-+-%-34s-+-%-26s\n' ----- -------------------------- ---------------------------------- --------------------------
+printf '%-8s | %-26s | %-34s | %-26s\n' "size" "curl | curl -T - (ceiling)" "curl -o + openstack image create" "image-crawler apply"
+printf '%-8s-+-%-26s-+-%-34s-+-%-26s\n' -------- -------------------------- ---------------------------------- --------------------------
 for r in "${RESULTS[@]}"; do
   read -r GIB CS CR OS OR TS TR <<<"$r"
-  python3 - "$GIB" "$CS" "$CR" "$OS" "$OR" "$TS" "$TR" <<'PY'
+  python3 - "$GIB" "$CS" "$CR" "$OS" "$OR" "$TS" "$TR" "$UNIT" <<'PY'
 import sys
-g, cs, cr, os_, or_, ts, tr = sys.argv[1:]
+g, cs, cr, os_, or_, ts, tr, unit = sys.argv[1:]
 cs, os_, ts = float(cs), float(os_), float(ts)
 mib = lambda k: int(k) // 1024
-print(f"{g + ' GiB':<5} | {cs:6.2f} s {mib(cr):5d} MiB RSS     | "
+print(f"{g + ' ' + unit:<8} | {cs:6.2f} s {mib(cr):5d} MiB RSS     | "
       f"{os_:6.2f} s ({os_ / cs:4.2f}x) {mib(or_):5d} MiB RSS  | "
       f"{ts:6.2f} s ({ts / cs:4.2f}x) {mib(tr):4d} MiB RSS")
 PY
