@@ -399,7 +399,10 @@ async fn first_import_is_verified_and_a_second_apply_is_a_no_op() {
     let p = Project::new("first");
     p.catalog(&Spec::default());
     let bytes = random_bytes(3 << 20, 1);
-    let url = up.put("/first/v1/disk.img", bytes.clone());
+    up.put("/first/v1/disk.img", bytes.clone());
+    // The lockfile keeps the upstream URL; the bytes come through a --mirror rewrite.
+    let url = "https://images.example.invalid/first/v1/disk.img".to_owned();
+    let mirror = format!("https://images.example.invalid/={}/", up.base);
     p.lock("1", "2026-11-01", &url, &bytes, &[HashAlgorithm::Sha256]);
 
     let out = p.run(&["plan", "--cloud", CLOUD, "--detailed-exitcode"]);
@@ -411,7 +414,7 @@ async fn first_import_is_verified_and_a_second_apply_is_a_no_op() {
         "{text}"
     );
 
-    let out = p.apply(&["--format", "json"]);
+    let out = p.apply(&["--format", "json", "--mirror", &mirror]);
     assert_eq!(out.status.code(), Some(0));
     let events = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -440,7 +443,7 @@ async fn first_import_is_verified_and_a_second_apply_is_a_no_op() {
     assert!(p.plan().is_empty());
     let out = p.run(&["plan", "--cloud", CLOUD, "--detailed-exitcode"]);
     assert_eq!(out.status.code(), Some(0));
-    let out = p.apply(&["--format", "json"]);
+    let out = p.apply(&["--format", "json", "--mirror", &mirror]);
     assert_eq!(out.status.code(), Some(0));
     assert!(
         !String::from_utf8_lossy(&out.stdout).contains("image_"),
