@@ -10,10 +10,12 @@
 //! bytes served by a small HTTP server on 127.0.0.1 in the test. Every test uses its own
 //! catalog id (and `os_version`), so tests run in parallel on one Glance without interfering.
 
+#![allow(clippy::print_stderr)] // commands are echoed so a failing test shows what the tool said
+
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -397,7 +399,10 @@ async fn first_import_is_verified_and_a_second_apply_is_a_no_op() {
     let p = Project::new("first");
     p.catalog(&Spec::default());
     let bytes = random_bytes(3 << 20, 1);
-    let url = up.put("/first/v1/disk.img", bytes.clone());
+    up.put("/first/v1/disk.img", bytes.clone());
+    // The lockfile keeps the upstream URL; the bytes come through a --mirror rewrite.
+    let url = "https://images.example.invalid/first/v1/disk.img".to_owned();
+    let mirror = format!("https://images.example.invalid/={}/", up.base);
     p.lock("1", "2026-11-01", &url, &bytes, &[HashAlgorithm::Sha256]);
 
     let out = p.run(&["plan", "--cloud", CLOUD, "--detailed-exitcode"]);
@@ -409,7 +414,7 @@ async fn first_import_is_verified_and_a_second_apply_is_a_no_op() {
         "{text}"
     );
 
-    let out = p.apply(&["--format", "json"]);
+    let out = p.apply(&["--format", "json", "--mirror", &mirror]);
     assert_eq!(out.status.code(), Some(0));
     let events = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -438,7 +443,7 @@ async fn first_import_is_verified_and_a_second_apply_is_a_no_op() {
     assert!(p.plan().is_empty());
     let out = p.run(&["plan", "--cloud", CLOUD, "--detailed-exitcode"]);
     assert_eq!(out.status.code(), Some(0));
-    let out = p.apply(&["--format", "json"]);
+    let out = p.apply(&["--format", "json", "--mirror", &mirror]);
     assert_eq!(out.status.code(), Some(0));
     assert!(
         !String::from_utf8_lossy(&out.stdout).contains("image_"),
@@ -822,12 +827,39 @@ async fn a_plan_breaking_scs_0102_is_refused_unless_allowed() {
     cleanup(&g, &twin).await;
 }
 
-#[allow(dead_code)]
-fn read_all(path: &Path) -> String {
-    let mut s = String::new();
-    std::fs::File::open(path)
-        .unwrap()
-        .read_to_string(&mut s)
-        .unwrap();
-    s
+#[tokio::test(flavor = "multi_thread")]
+async fn one_failing_image_does_not_stop_the_others() {
+    let g = glance().await;
+    let up = Upstream::start();
+    let p = Project::new("partial");
+    p.catalog(&Spec {
+        twin: true,
+        ..Spec::default()
+    });
+    let good = random_bytes(1 << 20, 81);
+    let u = up.put("/partial.img", good.clone());
+    let twin = format!("{}-twin", p.id);
+    p.lock(
+        "1",
+        "2026-11-01",
+        &u,
+        &random_bytes(1 << 20, 82),
+        &[HashAlgorithm::Sha256],
+    );
+    p.lock_as(
+        &twin,
+        "1",
+        "2026-11-01",
+        &u,
+        &good,
+        &[HashAlgorithm::Sha256],
+    );
+    // (Twins share os_version: uniqueness is waived here, this test is about isolation.)
+    let out = p.apply(&["--allow-nonconforming", "--concurrency", "2"]);
+    assert_eq!(out.status.code(), Some(3), "partial failure -> exit 3");
+    assert!(images_of(&g, &p.id).await.is_empty());
+    let ok = images_of(&g, &twin).await;
+    assert_eq!(ok.len(), 1);
+    assert_eq!(ok[0].status, "active");
+    cleanup(&g, &twin).await;
 }

@@ -2,8 +2,9 @@
 //! managed images kept, changed and created), checked with the rules of [`crate::scs`] before
 //! anything is applied.
 //!
-//! - Only images this tool manages are judged (the observation lists only those), so an
-//!   operator's own broken image never blocks an apply.
+//! - Only the images of the target's catalog entries are judged (the caller filters), so an
+//!   operator's own image, or a managed image of an id outside this catalog, never blocks an
+//!   apply.
 //! - Rules: scs-0102 v2 (v1's mandatory properties and values, plus mandatory `os_purpose`
 //!   and at most one public, visible `generic` image per architecture/os_distro/os_version),
 //!   errors only. Recency is left out: an upstream that publishes slowly is not made worse by

@@ -164,13 +164,19 @@ pub fn check_conformance(
     inputs: &Inputs,
     allow: bool,
 ) -> anyhow::Result<Vec<String>> {
-    let state = planned_state(
+    let mut state = planned_state(
         plan,
         &target.images,
         &inputs.locks,
         &planned.observed,
         &planned.ctx,
     );
+    // Judge what this plan is responsible for: the images of this target's catalog entries
+    // (managed images of ids outside the catalog are not touched, so not judged).
+    state.retain(|g| {
+        g.catalog_id()
+            .is_some_and(|id| target.images.iter().any(|i| i.id == id))
+    });
     let problems = conformance::violations(&state, planned.ctx.now);
     if problems.is_empty() || allow {
         return Ok(problems);
@@ -188,4 +194,104 @@ pub fn check_conformance(
         ),
         "fix the catalog (glance.properties, rotation), or pass --allow-nonconforming",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::CloudArgs;
+
+    const CATALOG: &str = r#"
+settings:
+  vendor: test
+  targets:
+    - cloud: staging
+      overrides:
+        glance:
+          visibility: private
+    - cloud: production
+      exclude: ["b"]
+images:
+  - id: a
+    name: "A 1"
+    signature: {policy: off}
+    source:
+      static: {url: "https://example.org/a.img", checksum: "sha256:0000000000000000000000000000000000000000000000000000000000000000", version: "1", build_date: "2026-01-01"}
+    glance: &g
+      disk_format: raw
+      container_format: bare
+      min_disk: 1
+      min_ram: 128
+      visibility: public
+      properties: {os_distro: a, os_version: "1", os_purpose: generic, hw_disk_bus: virtio, replace_frequency: monthly, provided_until: none, uuid_validity: none, image_original_user: none, image_description: x}
+  - id: b
+    name: "B 1"
+    signature: {policy: off}
+    source:
+      static: {url: "https://example.org/b.img", checksum: "sha256:0000000000000000000000000000000000000000000000000000000000000000", version: "1", build_date: "2026-01-01"}
+    glance: *g
+"#;
+
+    fn args(cloud: Option<&str>, all: bool) -> TargetArgs {
+        TargetArgs {
+            cloud: CloudArgs {
+                cloud: cloud.map(Into::into),
+            },
+            all_targets: all,
+        }
+    }
+
+    fn summary(ts: &[TargetImages<'_>]) -> Vec<(String, Vec<(String, String)>)> {
+        ts.iter()
+            .map(|t| {
+                let imgs = t
+                    .images
+                    .iter()
+                    .map(|i| (i.id.clone(), i.glance.visibility.as_str().to_owned()))
+                    .collect();
+                (t.label(), imgs)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn target_selection_applies_overrides_and_exclusions() {
+        let catalog = match catalog::load_from_strings(
+            std::path::Path::new("catalog"),
+            &[("t.yaml", CATALOG)],
+        ) {
+            Ok(c) => c,
+            Err(d) => panic!(
+                "{}",
+                d.iter().map(|d| d.render()).collect::<Vec<_>>().join("\n")
+            ),
+        };
+        let s = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+                .collect()
+        };
+        let all = targets(&catalog, &args(None, true)).unwrap();
+        assert_eq!(
+            summary(&all),
+            [
+                (
+                    "staging".to_owned(),
+                    s(&[("a", "private"), ("b", "private")])
+                ),
+                ("production".to_owned(), s(&[("a", "public")])),
+            ]
+        );
+        let one = targets(&catalog, &args(Some("production"), false)).unwrap();
+        assert_eq!(
+            summary(&one),
+            [("production".to_owned(), s(&[("a", "public")]))]
+        );
+        // A cloud that is not a catalog target gets every enabled image as declared.
+        let other = targets(&catalog, &args(Some("lab"), false)).unwrap();
+        assert_eq!(
+            summary(&other),
+            [("lab".to_owned(), s(&[("a", "public"), ("b", "public")]))]
+        );
+    }
 }

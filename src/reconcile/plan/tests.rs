@@ -171,7 +171,7 @@ fn bump_imports_and_rotates_the_old_image() {
     let old_lock = lock(ID, "20261101", "2026-11-01");
     let l = lock(ID, "20261120", "2026-11-20");
     let g = glance_current("g1", &img, &old_lock);
-    let p = run(&img, &l, &[g.clone()]);
+    let p = run(&img, &l, std::slice::from_ref(&g));
     assert_eq!(
         actions(&p),
         [(Action::Import, None), (Action::Rotate, Some("g1"))]
@@ -426,7 +426,7 @@ fn fingerprint_tracks_lock_and_observed_state() {
     g2.updated_at = "2026-11-24T00:00:00Z".into();
     assert_ne!(run(&img, &l, &[g2]).fingerprint, base);
     assert_ne!(
-        run(&img, &lock(ID, "2", "2026-11-02"), &[g.clone()]).fingerprint,
+        run(&img, &lock(ID, "2", "2026-11-02"), std::slice::from_ref(&g)).fingerprint,
         base
     );
     // Images of other owners do not make a plan stale.
