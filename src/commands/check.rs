@@ -88,7 +88,15 @@ pub async fn run(
         )
     })?;
     let mut report = check::run(&images, &global.state, &fetcher, &options).await;
-    report.notes = news(&images, &global.state, &report, &fetcher, &lifecycle, options.now).await;
+    report.notes = news(
+        &images,
+        &global.state,
+        &report,
+        &fetcher,
+        &lifecycle,
+        options.now,
+    )
+    .await;
     if printer.is_json() {
         printer.json(&report);
     } else {
@@ -123,9 +131,16 @@ async fn news(
     // The newest upstream build date: this run's result, else the lockfile's.
     let mut dates = std::collections::BTreeMap::new();
     for image in images {
-        let date = report.images.get(&image.id).and_then(|r| r.build_date.clone()).or_else(|| {
-            crate::lock::store::read(state, &image.id).ok().flatten().map(|l| l.build.build_date)
-        });
+        let date = report
+            .images
+            .get(&image.id)
+            .and_then(|r| r.build_date.clone())
+            .or_else(|| {
+                crate::lock::store::read(state, &image.id)
+                    .ok()
+                    .flatten()
+                    .map(|l| l.build.build_date)
+            });
         if let Some(d) = date {
             dates.insert(image.id.clone(), d);
         }
