@@ -77,6 +77,55 @@ pub struct Image {
     pub transfer: Transfer,
 }
 
+impl Image {
+    /// An image with no catalog settings beyond its source: signature checks off, private,
+    /// `min_disk` 1 GiB, `min_ram` 512 MiB, the default rotation (rename, hide, oldgeneric,
+    /// keep 3, no deletion), stream transfer. For programs that build images without catalog
+    /// files, and for tests; set the fields that matter afterwards.
+    pub fn new(id: &str, source: Source, architecture: Architecture) -> Image {
+        Image {
+            id: id.to_owned(),
+            name: id.to_owned(),
+            enabled: true,
+            origin: Origin {
+                file: PathBuf::from("catalog/<memory>.yaml"),
+                line: 1,
+                column: 1,
+            },
+            source,
+            architecture,
+            version: VersionPolicy {
+                pin: None,
+                matches: None,
+                min_age: None,
+            },
+            signature: Signature {
+                mode: SignatureMode::Off,
+                keys: Vec::new(),
+            },
+            glance: Glance {
+                disk_format: DiskFormat::Qcow2,
+                container_format: ContainerFormat::Bare,
+                min_disk: 1,
+                min_ram: 512,
+                visibility: Visibility::Private,
+                protected: false,
+                tags: BTreeSet::new(),
+                properties: BTreeMap::new(),
+            },
+            rotation: Rotation {
+                rename: true,
+                hide: true,
+                mark_oldgeneric: true,
+                visibility: None,
+                keep: 3,
+                delete: false,
+            },
+            transfer: Transfer::Stream,
+        }
+    }
+}
+
 /// A place in a catalog file.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Origin {

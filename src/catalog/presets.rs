@@ -157,25 +157,6 @@ pub fn required_os_distro(source: &Source) -> Option<&'static str> {
     }
 }
 
-/// The preset's name as written in the catalog.
-pub fn kind(source: &Source) -> &'static str {
-    match source {
-        Source::Ubuntu(_) => "ubuntu",
-        Source::Debian(_) => "debian",
-        Source::Almalinux(_) => "almalinux",
-        Source::Rocky(_) => "rocky",
-        Source::CentosStream(_) => "centos-stream",
-        Source::Fedora(_) => "fedora",
-        Source::OpensuseLeap(_) => "opensuse-leap",
-        Source::Cirros(_) => "cirros",
-        Source::Alpine(_) => "alpine",
-        Source::Archlinux(_) => "archlinux",
-        Source::ChecksumDir(_) => "checksum-dir",
-        Source::GithubRelease(_) => "github-release",
-        Source::Static(_) => "static",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -164,6 +164,27 @@ pub enum Source {
     Static(StaticSource),
 }
 
+impl Source {
+    /// The preset or kind as written in the catalog (`ubuntu`, `checksum-dir`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Source::Ubuntu(_) => "ubuntu",
+            Source::Debian(_) => "debian",
+            Source::Almalinux(_) => "almalinux",
+            Source::Rocky(_) => "rocky",
+            Source::CentosStream(_) => "centos-stream",
+            Source::Fedora(_) => "fedora",
+            Source::OpensuseLeap(_) => "opensuse-leap",
+            Source::Cirros(_) => "cirros",
+            Source::Alpine(_) => "alpine",
+            Source::Archlinux(_) => "archlinux",
+            Source::ChecksumDir(_) => "checksum-dir",
+            Source::GithubRelease(_) => "github-release",
+            Source::Static(_) => "static",
+        }
+    }
+}
+
 /// Release channel.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]

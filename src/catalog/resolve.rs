@@ -704,7 +704,7 @@ fn resolve_image(
                 "os_distro",
                 format!(
                     "`os_distro: {have}` does not match the `{}` source",
-                    presets::kind(&source)
+                    source.kind()
                 ),
             )
             .with_hint(format!(

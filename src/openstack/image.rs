@@ -44,7 +44,7 @@ pub fn is_server_owned(key: &str) -> bool {
 }
 
 /// One image in Glance.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GlanceImage {
     pub id: String,
     pub name: String,

@@ -214,24 +214,12 @@ mod tests {
             name: format!("name-{id}"),
             status: "active".into(),
             visibility: "public".into(),
-            hidden: false,
-            protected: false,
-            disk_format: None,
-            container_format: None,
-            min_disk: 0,
-            min_ram: 0,
-            size: None,
-            virtual_size: None,
-            os_hash_algo: None,
-            os_hash_value: None,
-            created_at: String::new(),
-            updated_at: String::new(),
-            owner: None,
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
             properties: props
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
+            ..Default::default()
         }
     }
 

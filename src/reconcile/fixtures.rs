@@ -3,10 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::catalog::raw::StaticSource;
-use crate::catalog::{
-    Architecture, ContainerFormat, DiskFormat, Glance, ID_PROPERTY, Image, Origin, Rotation,
-    Signature, SignatureMode, Source, Transfer, VERSION_PROPERTY, VersionPolicy, Visibility,
-};
+use crate::catalog::{Architecture, ID_PROPERTY, Image, Source, VERSION_PROPERTY, Visibility};
 use crate::lock::{Build, HashAlgorithm, LockedImage, SignatureState, SignatureStatus};
 use crate::openstack::GlanceImage;
 
@@ -33,52 +30,24 @@ pub fn image(id: &str, name: &str) -> Image {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    Image {
-        id: id.into(),
+    let static_source = Source::Static(StaticSource {
+        url: None,
+        checksum: None,
+        version: None,
+        build_date: None,
+        auth: None,
+    });
+    let mut image = Image {
         name: name.into(),
-        enabled: true,
-        origin: Origin {
-            file: "catalog/test.yaml".into(),
-            line: 1,
-            column: 1,
-        },
-        source: Source::Static(StaticSource {
-            url: None,
-            checksum: None,
-            version: None,
-            build_date: None,
-            auth: None,
-        }),
-        architecture: Architecture::X86_64,
-        version: VersionPolicy {
-            pin: None,
-            matches: None,
-            min_age: None,
-        },
-        signature: Signature {
-            mode: SignatureMode::Off,
-            keys: vec![],
-        },
-        glance: Glance {
-            disk_format: DiskFormat::Qcow2,
-            container_format: ContainerFormat::Bare,
-            min_disk: 8,
-            min_ram: 512,
-            visibility: Visibility::Public,
-            protected: false,
-            tags: BTreeSet::from(["os:ubuntu".to_owned()]),
-            properties,
-        },
-        rotation: Rotation {
-            rename: true,
-            hide: true,
-            mark_oldgeneric: true,
-            visibility: None,
-            keep: 1,
-            delete: true,
-        },
-        transfer: Transfer::Stream,
-    }
+        ..Image::new(id, static_source, Architecture::X86_64)
+    };
+    image.glance.min_disk = 8;
+    image.glance.visibility = Visibility::Public;
+    image.glance.tags = BTreeSet::from(["os:ubuntu".to_owned()]);
+    image.glance.properties = properties;
+    image.rotation.keep = 1;
+    image.rotation.delete = true;
+    image
 }
 
 /// A lock for `version` built on `date` (`YYYY-MM-DD`).
@@ -114,23 +83,15 @@ pub fn glance_bare(gid: &str, id: &str, name: &str, status: &str, version: &str)
         name: name.into(),
         status: status.into(),
         visibility: "private".into(),
-        hidden: false,
-        protected: false,
         disk_format: Some("qcow2".into()),
         container_format: Some("bare".into()),
-        min_disk: 0,
-        min_ram: 0,
-        size: None,
-        virtual_size: None,
-        os_hash_algo: None,
-        os_hash_value: None,
         created_at: "2026-11-01T00:00:00Z".into(),
         updated_at: "2026-11-01T00:00:00Z".into(),
-        owner: None,
         tags: BTreeSet::new(),
         properties: BTreeMap::from([
             (ID_PROPERTY.to_owned(), id.to_owned()),
             (VERSION_PROPERTY.to_owned(), version.to_owned()),
         ]),
+        ..Default::default()
     }
 }

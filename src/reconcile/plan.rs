@@ -148,15 +148,9 @@ impl Desired {
             container_format: Some(self.container_format.clone()),
             min_disk: self.min_disk,
             min_ram: self.min_ram,
-            size: None,
-            virtual_size: None,
-            os_hash_algo: None,
-            os_hash_value: None,
-            created_at: String::new(),
-            updated_at: String::new(),
-            owner: None,
             tags: self.tags.clone(),
             properties: self.properties.clone(),
+            ..Default::default()
         }
     }
 }

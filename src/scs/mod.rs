@@ -340,8 +340,6 @@ pub(crate) mod testutil {
             name: name.to_owned(),
             status: "active".into(),
             visibility: "public".into(),
-            hidden: false,
-            protected: false,
             disk_format: Some("qcow2".into()),
             container_format: Some("bare".into()),
             min_disk: 4,
@@ -355,6 +353,7 @@ pub(crate) mod testutil {
             owner: Some("admin".into()),
             tags: BTreeSet::new(),
             properties: props,
+            ..Default::default()
         }
     }
 

@@ -354,46 +354,12 @@ mod tests {
 
     fn img(id: &str, source: Source) -> Image {
         use crate::catalog::*;
-        Image {
-            id: id.into(),
-            name: id.into(),
-            enabled: true,
-            origin: Origin {
-                file: "catalog/x.yaml".into(),
-                line: 1,
-                column: 1,
-            },
-            source,
-            architecture: Architecture::X86_64,
-            version: VersionPolicy {
-                pin: None,
-                matches: None,
-                min_age: None,
-            },
-            signature: Signature {
-                mode: SignatureMode::Off,
-                keys: vec![],
-            },
-            glance: Glance {
-                disk_format: DiskFormat::Qcow2,
-                container_format: ContainerFormat::Bare,
-                min_disk: 4,
-                min_ram: 512,
-                visibility: Visibility::Public,
-                protected: false,
-                tags: Default::default(),
-                properties: [("replace_frequency".to_owned(), "monthly".to_owned())].into(),
-            },
-            rotation: Rotation {
-                rename: true,
-                hide: true,
-                mark_oldgeneric: true,
-                visibility: None,
-                keep: 3,
-                delete: false,
-            },
-            transfer: Transfer::Stream,
-        }
+        let mut image = Image::new(id, source, Architecture::X86_64);
+        image
+            .glance
+            .properties
+            .insert("replace_frequency".to_owned(), "monthly".to_owned());
+        image
     }
 
     fn ubuntu(r: &str) -> Image {

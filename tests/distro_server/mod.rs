@@ -45,41 +45,10 @@ impl Server {
 
 /// A catalog image with every non-source setting at a neutral value.
 pub fn image(source: Source, arch: Architecture, mode: SignatureMode, keys: Vec<PathBuf>) -> Image {
-    Image {
-        id: "test".into(),
+    let mut image = Image {
         name: "Test".into(),
-        enabled: true,
-        origin: Origin {
-            file: PathBuf::from("catalog/test.yaml"),
-            line: 1,
-            column: 1,
-        },
-        source,
-        architecture: arch,
-        version: VersionPolicy {
-            pin: None,
-            matches: None,
-            min_age: None,
-        },
-        signature: Signature { mode, keys },
-        glance: Glance {
-            disk_format: DiskFormat::Qcow2,
-            container_format: ContainerFormat::Bare,
-            min_disk: 1,
-            min_ram: 1,
-            visibility: Visibility::Private,
-            protected: false,
-            tags: Default::default(),
-            properties: Default::default(),
-        },
-        rotation: Rotation {
-            rename: true,
-            hide: true,
-            mark_oldgeneric: true,
-            visibility: None,
-            keep: 3,
-            delete: false,
-        },
-        transfer: Transfer::Stream,
-    }
+        ..Image::new("test", source, arch)
+    };
+    image.signature = Signature { mode, keys };
+    image
 }

@@ -116,25 +116,16 @@ mod tests {
             name: "debian-12".into(),
             status: "active".into(),
             visibility: "private".into(),
-            hidden: false,
-            protected: false,
             disk_format: Some("qcow2".into()),
             container_format: Some("bare".into()),
-            min_disk: 0,
-            min_ram: 0,
             size: Some(1),
-            virtual_size: None,
-            os_hash_algo: None,
-            os_hash_value: None,
-            created_at: String::new(),
-            updated_at: String::new(),
-            owner: None,
             tags: ["managed_by_x".to_owned()].into(),
             properties: BTreeMap::from([
                 ("os_distro".into(), "debian".into()),
                 ("old".into(), "1".into()),
                 ("keep".into(), "k".into()),
             ]),
+            ..Default::default()
         }
     }
 

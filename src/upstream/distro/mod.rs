@@ -53,30 +53,11 @@ pub async fn discover(image: &Image, fetcher: &Fetcher) -> Result<Vec<Candidate>
         Source::Archlinux(s) => arch::discover(image, s, fetcher).await?,
         Source::ChecksumDir(_) | Source::GithubRelease(_) | Source::Static(_) => {
             return Err(DiscoverError::Unsupported {
-                kind: kind_name(&image.source).to_owned(),
+                kind: image.source.kind().to_owned(),
             });
         }
     };
     Ok(found)
-}
-
-/// The catalog key of a source kind (for messages).
-pub fn kind_name(source: &Source) -> &'static str {
-    match source {
-        Source::Ubuntu(_) => "ubuntu",
-        Source::Debian(_) => "debian",
-        Source::Almalinux(_) => "almalinux",
-        Source::Rocky(_) => "rocky",
-        Source::CentosStream(_) => "centos-stream",
-        Source::Fedora(_) => "fedora",
-        Source::OpensuseLeap(_) => "opensuse-leap",
-        Source::Cirros(_) => "cirros",
-        Source::Alpine(_) => "alpine",
-        Source::Archlinux(_) => "archlinux",
-        Source::ChecksumDir(_) => "checksum-dir",
-        Source::GithubRelease(_) => "github-release",
-        Source::Static(_) => "static",
-    }
 }
 
 /// Whether the catalog's version policy (`pin`, `match`) admits a version.
@@ -318,50 +299,13 @@ pub fn listing_names(url: &str, body: &str) -> Result<Vec<String>, DiscoverError
 #[cfg(test)]
 pub(crate) mod testing {
     //! Catalog images for unit tests (the loader is not needed to test discovery).
-    use std::path::PathBuf;
 
     use crate::catalog::*;
 
     pub fn image(source: Source, arch: Architecture) -> Image {
         Image {
-            id: "test".into(),
             name: "Test".into(),
-            enabled: true,
-            origin: Origin {
-                file: PathBuf::from("catalog/test.yaml"),
-                line: 1,
-                column: 1,
-            },
-            source,
-            architecture: arch,
-            version: VersionPolicy {
-                pin: None,
-                matches: None,
-                min_age: None,
-            },
-            signature: Signature {
-                mode: SignatureMode::Off,
-                keys: vec![],
-            },
-            glance: Glance {
-                disk_format: DiskFormat::Qcow2,
-                container_format: ContainerFormat::Bare,
-                min_disk: 1,
-                min_ram: 1,
-                visibility: Visibility::Private,
-                protected: false,
-                tags: Default::default(),
-                properties: Default::default(),
-            },
-            rotation: Rotation {
-                rename: true,
-                hide: true,
-                mark_oldgeneric: true,
-                visibility: None,
-                keep: 3,
-                delete: false,
-            },
-            transfer: Transfer::Stream,
+            ..Image::new("test", source, arch)
         }
     }
 }
