@@ -93,6 +93,28 @@ pub struct ImageReport {
 }
 
 impl ImageReport {
+    /// A report about one candidate build (taken, held or refused), nothing written yet.
+    fn about(
+        outcome: Outcome,
+        from: Option<String>,
+        candidate: &Candidate,
+        note: Option<String>,
+    ) -> Self {
+        Self {
+            outcome,
+            from,
+            to: Some(candidate.version.clone()),
+            build_date: Some(candidate.build_date.clone()),
+            url: Some(candidate.url.clone()),
+            signature: Some(candidate.signature.to_string()),
+            note,
+            written: false,
+            diff: None,
+            error: None,
+            new_lock: None,
+        }
+    }
+
     fn failed(failure: Failure, from: Option<String>) -> Self {
         Self {
             outcome: Outcome::Failed,
@@ -343,39 +365,15 @@ pub fn decide(
             (candidate, Some(note))
         }
         Decision::Downgrade { candidate, locked } => {
-            return ImageReport {
-                outcome: Outcome::DowngradeRefused,
-                from,
-                to: Some(candidate.version.clone()),
-                build_date: Some(candidate.build_date.clone()),
-                url: Some(candidate.url.clone()),
-                signature: Some(candidate.signature.to_string()),
-                note: Some(format!(
-                    "the newest published build {} is older than the locked {locked}; the distributor withdrew a build? Use --allow-downgrade to take it",
-                    candidate.version
-                )),
-                written: false,
-                diff: None,
-                error: None,
-                new_lock: None,
-            };
+            let note = format!(
+                "the newest published build {} is older than the locked {locked}; the distributor withdrew a build? Use --allow-downgrade to take it",
+                candidate.version
+            );
+            return ImageReport::about(Outcome::DowngradeRefused, from, &candidate, Some(note));
         }
         Decision::Held { newest, ready_on } => {
-            return ImageReport {
-                outcome: Outcome::Held,
-                from,
-                to: Some(newest.version.clone()),
-                build_date: Some(newest.build_date.clone()),
-                url: Some(newest.url.clone()),
-                signature: Some(newest.signature.to_string()),
-                note: Some(format!(
-                    "younger than the catalog's min_age; taken on or after {ready_on}"
-                )),
-                written: false,
-                diff: None,
-                error: None,
-                new_lock: None,
-            };
+            let note = format!("younger than the catalog's min_age; taken on or after {ready_on}");
+            return ImageReport::about(Outcome::Held, from, &newest, Some(note));
         }
     };
     if candidate.checksums.is_empty() || candidate.checksums.values().any(String::is_empty) {
@@ -426,17 +424,9 @@ pub fn decide(
             .to_string()
     });
     ImageReport {
-        outcome,
-        from,
-        to: Some(candidate.version),
-        build_date: Some(candidate.build_date),
-        url: Some(candidate.url),
-        signature: Some(candidate.signature.to_string()),
-        note,
-        written: false,
         diff,
-        error: None,
         new_lock: change.map(|_| new),
+        ..ImageReport::about(outcome, from, &candidate, note)
     }
 }
 
