@@ -14,39 +14,20 @@
 //! `standard_images_by_exact_name` uses the standard names and must be the only user of them
 //! on the instance.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use bytes::Bytes;
-use image_crawler::openstack::config::{self, CloudConfig, ConfigFiles};
 use image_crawler::openstack::glance::patch_ops;
 use image_crawler::openstack::{Glance, GlanceImage, Hidden, ListFilter, NewImage};
 use serde_json::Value;
 
-const HOW: &str = "IMAGE_CRAWLER_TEST_CLOUDS is not set. Start Keystone+Glance and point the tests at them:\n  \
-    GK_KEYSTONE_PORT=5200 GK_GLANCE_PORT=9492 tests/openstack/glance-keystone.sh start /tmp/gk-scs\n  \
-    IMAGE_CRAWLER_TEST_CLOUDS=/tmp/gk-scs/clouds.yaml cargo test --test audit";
-
 /// Marks every image these tests create, so leftovers of a failed run can be found.
 const MARKER: &str = "ictest_audit";
 
-fn clouds_file() -> PathBuf {
-    PathBuf::from(std::env::var_os("IMAGE_CRAWLER_TEST_CLOUDS").unwrap_or_else(|| panic!("{HOW}")))
-}
-
-fn cloud(name: &str) -> CloudConfig {
-    let path = clouds_file();
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}\n{HOW}", path.display()));
-    let files = ConfigFiles {
-        clouds: Some((path, text)),
-        secure: None,
-    };
-    config::resolve(&files, Some(name), &BTreeMap::new()).unwrap_or_else(|e| panic!("{e}"))
-}
-
 async fn admin() -> Glance {
-    Glance::connect(cloud("gk-admin"))
+    Glance::connect(support::clouds::cloud("gk-admin"))
         .await
         .expect("connect as gk-admin")
 }
@@ -145,7 +126,7 @@ fn audit(extra: &[&str]) -> (i32, Value) {
         ])
         .arg(catalog.path())
         .args(extra)
-        .env("OS_CLIENT_CONFIG_FILE", clouds_file())
+        .env("OS_CLIENT_CONFIG_FILE", support::clouds::clouds_file())
         .env_remove("OS_CLOUD")
         .output()
         .expect("run image-crawler");

@@ -9,13 +9,14 @@
 //! Every test works on images with its own unique name prefix and deletes them at the end,
 //! so tests run in parallel and against a shared instance.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use bytes::Bytes;
-use image_crawler::openstack::config::{self, CloudConfig, ConfigFiles};
+use image_crawler::openstack::config::{self, CloudConfig};
 use image_crawler::openstack::error::WaitFailure;
 use image_crawler::openstack::glance::{patch_ops, tag_changes};
 use image_crawler::openstack::{
@@ -23,31 +24,14 @@ use image_crawler::openstack::{
 };
 use sha2::{Digest as _, Sha512};
 
-const HOW: &str = "IMAGE_CRAWLER_TEST_CLOUDS is not set. Start the services and point the tests at them:\n  \
-    tests/openstack/glance-keystone.sh start tests/.cache/openstack\n  \
-    IMAGE_CRAWLER_TEST_CLOUDS=$PWD/tests/.cache/openstack/clouds.yaml cargo test --test openstack";
-
-fn clouds_file() -> PathBuf {
-    PathBuf::from(std::env::var_os("IMAGE_CRAWLER_TEST_CLOUDS").unwrap_or_else(|| panic!("{HOW}")))
-}
-
-fn cloud_named(name: &str) -> CloudConfig {
-    let path = clouds_file();
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}\n{HOW}", path.display()));
-    let files = ConfigFiles {
-        clouds: Some((path, text)),
-        secure: None,
-    };
-    config::resolve(&files, Some(name), &BTreeMap::new()).unwrap_or_else(|e| panic!("{e}"))
-}
-
 fn demo_cloud() -> CloudConfig {
-    cloud_named(&std::env::var("IMAGE_CRAWLER_TEST_CLOUD").unwrap_or_else(|_| "gk-demo".into()))
+    support::clouds::cloud(
+        &std::env::var("IMAGE_CRAWLER_TEST_CLOUD").unwrap_or_else(|_| "gk-demo".into()),
+    )
 }
 
 fn appcred_cloud() -> CloudConfig {
-    cloud_named(
+    support::clouds::cloud(
         &std::env::var("IMAGE_CRAWLER_TEST_APPCRED_CLOUD").unwrap_or_else(|_| "gk-appcred".into()),
     )
 }
@@ -188,7 +172,7 @@ async fn password_auth_reuses_the_token_and_discovers_v2() {
 #[tokio::test]
 async fn scoping_by_ids_gives_the_same_project() {
     let by_name = Session::new(demo_cloud()).unwrap().token().await.unwrap();
-    let by_id = Session::new(cloud_named("gk-demo-ids"))
+    let by_id = Session::new(support::clouds::cloud("gk-demo-ids"))
         .unwrap()
         .token()
         .await
@@ -624,7 +608,7 @@ fn assert_no_secret(output: &str, secret: &str, what: &str) {
 
 #[tokio::test]
 async fn secrets_never_appear_in_output_at_any_verbosity() {
-    let clouds = clouds_file();
+    let clouds = support::clouds::clouds_file();
     // Password and application-credential secret, as written in clouds.yaml.
     let password = match &demo_cloud().auth {
         config::AuthMethod::Password { password, .. } => password.expose().to_owned(),
@@ -759,7 +743,7 @@ async fn status_reports_managed_images_against_lockfiles() {
         .await
         .unwrap();
     let (ok, out) = run_binary(
-        &clouds_file(),
+        &support::clouds::clouds_file(),
         &[
             "--state",
             state.path().to_str().unwrap(),

@@ -1,8 +1,10 @@
 //! Shared test support: the fixture HTTP server and helpers to run the binary.
 #![allow(dead_code)]
 
+pub mod clouds;
 pub mod server;
 
+#[allow(unused_imports)] // not every test target uses the server
 pub use server::{Fault, FixtureServer};
 
 use std::path::{Path, PathBuf};
