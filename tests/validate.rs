@@ -380,3 +380,23 @@ fn the_shipped_catalog_is_valid() {
     assert_eq!(v["errors"], 0, "{}", String::from_utf8_lossy(&out.stdout));
     assert!(v["images"].as_u64().unwrap() >= 40);
 }
+
+#[test]
+fn object_storage_source_problems_are_placed() {
+    let text = "images:\n  - id: capi\n    name: CAPI\n    source:\n      object-storage:\n        url: swift.example.org/v1/AUTH_x/c\n        listing: swift\n        pattern: 'k-(\\d+)\\.qcow2'\n        checksum_suffixes: []\n        signature_file: SHA256SUMS.asc\n    glance:\n      properties:\n        os_distro: ubuntu\n        os_version: \"24.04\"\n        image_original_user: ubuntu\n        image_description: notes\n";
+    let err = errors_for(text);
+    for expected in [
+        "error: `url: swift.example.org/v1/AUTH_x/c` is not an http(s) URL\n --> catalog/images.yaml:6:9\n",
+        "error: `pattern` has no `version` capture\n --> catalog/images.yaml:8:9\n",
+        "error: no checksum: neither `checksum_file` nor a sidecar suffix\n --> catalog/images.yaml:9:9\n",
+        "error: `signature_file` signs a `checksum_file`, and none is set\n  --> catalog/images.yaml:10:9\n",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    let listing = text.replace("listing: swift", "listing: xml");
+    assert!(
+        errors_for(&listing).contains("xml"),
+        "{}",
+        errors_for(&listing)
+    );
+}

@@ -143,16 +143,20 @@ pub fn defaults(source: &Source) -> PresetDefaults {
             image_description: Some("https://gitlab.archlinux.org/archlinux/arch-boxes".to_owned()),
             disk_format: qcow2,
         },
-        Source::ChecksumDir(_) | Source::GithubRelease(_) | Source::Static(_) => {
-            PresetDefaults::default()
-        }
+        Source::ChecksumDir(_)
+        | Source::GithubRelease(_)
+        | Source::ObjectStorage(_)
+        | Source::Static(_) => PresetDefaults::default(),
     }
 }
 
 /// The `os_distro` a preset requires (scs-0102 follows osinfo ids), for the consistency check.
 pub fn required_os_distro(source: &Source) -> Option<&'static str> {
     match source {
-        Source::ChecksumDir(_) | Source::GithubRelease(_) | Source::Static(_) => None,
+        Source::ChecksumDir(_)
+        | Source::GithubRelease(_)
+        | Source::ObjectStorage(_)
+        | Source::Static(_) => None,
         other => defaults(other).os_distro,
     }
 }

@@ -160,6 +160,9 @@ pub enum Source {
     ChecksumDir(ChecksumDirSource),
     /// A GitHub release asset.
     GithubRelease(GithubReleaseSource),
+    /// Objects in an object-storage container (S3 bucket or Swift container), listed through
+    /// the store's structured listing API, with a checksum sidecar or checksum file per image.
+    ObjectStorage(ObjectStorageSource),
     /// A pinned URL and checksum, for images without public metadata (SLES, RHEL, Windows).
     Static(StaticSource),
 }
@@ -180,6 +183,7 @@ impl Source {
             Source::Archlinux(_) => "archlinux",
             Source::ChecksumDir(_) => "checksum-dir",
             Source::GithubRelease(_) => "github-release",
+            Source::ObjectStorage(_) => "object-storage",
             Source::Static(_) => "static",
         }
     }
@@ -354,6 +358,48 @@ pub struct ChecksumDirSource {
     pub pattern: String,
     /// A detached signature of the checksum file, e.g. `SHA256SUMS.gpg`.
     pub signature_file: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectStorageSource {
+    /// The container (Swift) or bucket (S3, path style) URL; object keys are appended to it.
+    pub url: String,
+    /// The listing API the store speaks.
+    pub listing: ObjectListing,
+    /// Only list keys starting with this (e.g. `ubuntu-2404-kube-v1.35/`); fewer pages.
+    pub prefix: Option<String>,
+    /// A regular expression over whole object keys (relative to `url`) selecting the images;
+    /// its named capture `version` gives the version, an optional `date` capture (`YYYYMMDD`)
+    /// the build date (otherwise the date in the version, else the object's listed
+    /// last-modified day).
+    pub pattern: String,
+    /// A checksum file next to the images (same key prefix up to the last `/`), e.g.
+    /// `SHA256SUMS`. Without it, each image has a sidecar object `<key><suffix>`.
+    pub checksum_file: Option<String>,
+    /// The sidecar suffixes tried in order when there is no `checksum_file`.
+    #[serde(default = "default_checksum_suffixes")]
+    pub checksum_suffixes: Vec<String>,
+    /// A detached signature of `checksum_file` in the same place, e.g. `SHA256SUMS.asc`.
+    pub signature_file: Option<String>,
+}
+
+fn default_checksum_suffixes() -> Vec<String> {
+    [".CHECKSUM", ".sha256", ".sha512"]
+        .map(str::to_owned)
+        .to_vec()
+}
+
+/// How an object store lists a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ObjectListing {
+    /// S3 `ListObjectsV2` (`?list-type=2`, continuation tokens).
+    S3,
+    /// S3 `ListObjects` (version 1, markers), for stores without V2.
+    S3V1,
+    /// Swift `?format=json`, `marker` paging.
+    Swift,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]

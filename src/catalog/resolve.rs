@@ -786,6 +786,18 @@ fn resolve_image(
     }
 }
 
+/// A `pattern` that does not compile or has no `version` capture.
+fn version_pattern_problem(ctx: &Ctx<'_>, line: u64, pattern: &str) -> Option<Diagnostic> {
+    match regex::Regex::new(pattern) {
+        Ok(re) if !re.capture_names().flatten().any(|n| n == "version") => Some(
+            ctx.at_key(line, "pattern", "`pattern` has no `version` capture")
+                .with_hint("name the version part: `(?P<version>\\d{8})`"),
+        ),
+        Err(e) => Some(ctx.at_key(line, "pattern", format!("invalid regular expression: {e}"))),
+        Ok(_) => None,
+    }
+}
+
 fn check_source(
     ctx: &Ctx<'_>,
     line: u64,
@@ -825,15 +837,43 @@ fn check_source(
                 .at_key(line, "architecture", "Arch Linux publishes official cloud images for x86_64 only")
                 .with_hint("use `architecture: x86_64`, or a `checksum-dir` source for a community aarch64 build"));
         }
-        Source::ChecksumDir(s) => match regex::Regex::new(&s.pattern) {
-            Ok(re) if !re.capture_names().flatten().any(|n| n == "version") => {
-                err(ctx
-                    .at_key(line, "pattern", "`pattern` has no `version` capture")
-                    .with_hint("name the version part: `(?P<version>\\d{8})`"));
+        Source::ChecksumDir(s) => {
+            if let Some(d) = version_pattern_problem(ctx, line, &s.pattern) {
+                err(d);
             }
-            Err(e) => err(ctx.at_key(line, "pattern", format!("invalid regular expression: {e}"))),
-            Ok(_) => {}
-        },
+        }
+        Source::ObjectStorage(s) => {
+            if let Some(d) = version_pattern_problem(ctx, line, &s.pattern) {
+                err(d);
+            }
+            if s.signature_file.is_some() && s.checksum_file.is_none() {
+                err(ctx
+                    .at_key(
+                        line,
+                        "signature_file",
+                        "`signature_file` signs a `checksum_file`, and none is set",
+                    )
+                    .with_hint("set `checksum_file` (e.g. SHA256SUMS), or drop `signature_file`"));
+            }
+            if s.checksum_file.is_none() && s.checksum_suffixes.is_empty() {
+                err(ctx
+                    .at_key(
+                        line,
+                        "checksum_suffixes",
+                        "no checksum: neither `checksum_file` nor a sidecar suffix",
+                    )
+                    .with_hint(
+                        "use `checksum_suffixes: [\".CHECKSUM\"]` or `checksum_file: SHA256SUMS`",
+                    ));
+            }
+            if !(s.url.starts_with("https://") || s.url.starts_with("http://")) {
+                err(ctx.at_key(
+                    line,
+                    "url",
+                    format!("`url: {}` is not an http(s) URL", s.url),
+                ));
+            }
+        }
         Source::GithubRelease(s) => {
             if s.repo.split('/').count() != 2 {
                 err(ctx.at_key(

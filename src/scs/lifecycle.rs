@@ -219,7 +219,10 @@ pub fn source_release(source: &Source) -> Option<(&'static str, Option<&str>)> {
         Source::Cirros(s) => ("cirros", s.series.as_deref()),
         Source::Alpine(s) => ("alpine", s.release.as_deref()),
         Source::Archlinux(_) => ("archlinux", None),
-        Source::ChecksumDir(_) | Source::GithubRelease(_) | Source::Static(_) => return None,
+        Source::ChecksumDir(_)
+        | Source::GithubRelease(_)
+        | Source::ObjectStorage(_)
+        | Source::Static(_) => return None,
     })
 }
 

@@ -1,13 +1,14 @@
 //! The dispatcher from a catalog image's source kind to its discovery.
 
 use crate::catalog::{Image, Source};
-use crate::upstream::{Candidate, DiscoverError, Fetcher, distro, generic};
+use crate::upstream::{Candidate, DiscoverError, Fetcher, distro, generic, object_storage};
 
 /// All builds of an image the distributor publishes (any order; see [`super::select`]).
 pub async fn discover(image: &Image, fetcher: &Fetcher) -> Result<Vec<Candidate>, DiscoverError> {
     match &image.source {
         Source::ChecksumDir(s) => generic::checksum_dir(image, s, fetcher).await,
         Source::GithubRelease(s) => generic::github_release(image, s, fetcher).await,
+        Source::ObjectStorage(s) => object_storage::discover(image, s, fetcher).await,
         Source::Static(s) => generic::static_source(image, s),
         _ => distro::discover(image, fetcher).await,
     }

@@ -28,46 +28,9 @@ pub async fn checksum_dir(
     };
     let sums_url = format!("{dir}{}", source.checksum_file);
     let pattern = full_match(&source.pattern, &sums_url)?;
-    let sums = fetcher.get(&sums_url).await?;
-    let text = sums.text();
-    let (status, signed_text) = if signature::is_clearsigned(&text) {
-        signature::verify_clearsigned_policy(
-            image.signature.mode,
-            &image.signature.keys,
-            &text,
-            &sums_url,
-        )
-        .map_err(|e| DiscoverError::signature(&sums_url, e))?
-    } else {
-        let status = match &source.signature_file {
-            None if image.signature.mode == SignatureMode::Required => {
-                return Err(DiscoverError::signature(
-                    &sums_url,
-                    signature::SignatureError::Missing {
-                        url: sums_url.clone(),
-                    },
-                ));
-            }
-            None => status_without_signature(image.signature.mode),
-            Some(sig_name) => {
-                let sig_url = format!("{dir}{sig_name}");
-                let sig = if image.signature.mode == SignatureMode::Off {
-                    None
-                } else {
-                    fetcher.get_optional(&sig_url).await?
-                };
-                signature::verify_policy(
-                    image.signature.mode,
-                    &image.signature.keys,
-                    &sums.body,
-                    sig.as_ref().map(|s| s.body.as_ref()),
-                    &sig_url,
-                )
-                .map_err(|e| DiscoverError::signature(&sig_url, e))?
-            }
-        };
-        (status, text)
-    };
+    let sig_url = source.signature_file.as_ref().map(|n| format!("{dir}{n}"));
+    let (status, signed_text) =
+        checksum_file_verified(image, fetcher, &sums_url, sig_url.as_deref()).await?;
     let file = checksums::parse(&signed_text).map_err(|e| DiscoverError::checksum(&sums_url, e))?;
     let mut out = Vec::new();
     for name in file.names() {
@@ -106,6 +69,55 @@ pub async fn checksum_dir(
         ));
     }
     Ok(out)
+}
+
+/// Fetches a checksum file and checks its signature per the image's policy: clear-signed, or
+/// a detached signature at `sig_url` (fetched only when the policy looks at it). Returns the
+/// verdict and the text to parse (the signed part of a clear-signed file).
+pub(crate) async fn checksum_file_verified(
+    image: &Image,
+    fetcher: &Fetcher,
+    sums_url: &str,
+    sig_url: Option<&str>,
+) -> Result<(SignatureStatus, String), DiscoverError> {
+    let sums = fetcher.get(sums_url).await?;
+    let text = sums.text();
+    if signature::is_clearsigned(&text) {
+        return signature::verify_clearsigned_policy(
+            image.signature.mode,
+            &image.signature.keys,
+            &text,
+            sums_url,
+        )
+        .map_err(|e| DiscoverError::signature(sums_url, e));
+    }
+    let status = match sig_url {
+        None if image.signature.mode == SignatureMode::Required => {
+            return Err(DiscoverError::signature(
+                sums_url,
+                signature::SignatureError::Missing {
+                    url: sums_url.to_owned(),
+                },
+            ));
+        }
+        None => status_without_signature(image.signature.mode),
+        Some(sig_url) => {
+            let sig = if image.signature.mode == SignatureMode::Off {
+                None
+            } else {
+                fetcher.get_optional(sig_url).await?
+            };
+            signature::verify_policy(
+                image.signature.mode,
+                &image.signature.keys,
+                &sums.body,
+                sig.as_ref().map(|s| s.body.as_ref()),
+                sig_url,
+            )
+            .map_err(|e| DiscoverError::signature(sig_url, e))?
+        }
+    };
+    Ok((status, text))
 }
 
 /// `static`: the catalog holds everything; nothing is fetched.
@@ -260,7 +272,7 @@ pub async fn github_release(
     Ok(out)
 }
 
-fn status_without_signature(mode: SignatureMode) -> SignatureStatus {
+pub(crate) fn status_without_signature(mode: SignatureMode) -> SignatureStatus {
     SignatureStatus::state(if mode == SignatureMode::Off {
         SignatureState::Off
     } else {
@@ -277,7 +289,7 @@ fn parse_prefixed_digest(s: &str) -> Option<(HashAlgorithm, String)> {
 }
 
 /// Compiles a catalog pattern so that it must match a whole file name.
-fn full_match(pattern: &str, url: &str) -> Result<regex::Regex, DiscoverError> {
+pub(crate) fn full_match(pattern: &str, url: &str) -> Result<regex::Regex, DiscoverError> {
     regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| DiscoverError::Invalid {
         url: url.to_owned(),
         message: format!("the catalog pattern `{pattern}` is not a valid regular expression: {e}"),

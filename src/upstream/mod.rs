@@ -27,6 +27,7 @@ pub mod fetch;
 pub mod generic;
 pub mod listing;
 pub mod news;
+pub mod object_storage;
 pub mod select;
 pub mod signature;
 pub mod version;

@@ -3,6 +3,7 @@
 //! Serves a directory tree like a distributor's web server would: `ETag` (content hash) and
 //! `Last-Modified` with 304 answers to `If-None-Match` / `If-Modified-Since`, nginx-style
 //! `<pre>` listings for directories without `index.html`, `?jsontable` MirrorCache listings,
+//! canned answers to exact query strings (files named `<path>?<query>`: object-store listings),
 //! an optional delay per request (to measure concurrency), counters of requests, bytes and
 //! 304s, and injected failures (a status for the next N requests to a path, with an optional
 //! `Retry-After`). Runs on its own thread and runtime, so sync tests can use it.
@@ -300,6 +301,14 @@ fn respond(
     let Some(rel) = decode_path(path) else {
         return Response::new(400, "bad path\n");
     };
+    // Canned answers per query string, e.g. object-store listing pages: the file named
+    // `<path>?<query>` (query as sent, still percent-encoded) answers that exact request.
+    if !query.is_empty() && query != "jsontable" && !rel.as_os_str().is_empty() {
+        let canned = state.root.join(format!("{}?{query}", rel.display()));
+        if let (Ok(body), Ok(meta)) = (std::fs::read(&canned), std::fs::metadata(&canned)) {
+            return file_response(body, &meta, headers);
+        }
+    }
     let fs_path = state.root.join(&rel);
     let meta = match std::fs::metadata(&fs_path) {
         Ok(m) => m,

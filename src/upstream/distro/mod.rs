@@ -51,7 +51,10 @@ pub async fn discover(image: &Image, fetcher: &Fetcher) -> Result<Vec<Candidate>
         Source::Cirros(s) => cirros::discover(image, s, fetcher).await?,
         Source::Alpine(s) => alpine::discover(image, s, fetcher).await?,
         Source::Archlinux(s) => arch::discover(image, s, fetcher).await?,
-        Source::ChecksumDir(_) | Source::GithubRelease(_) | Source::Static(_) => {
+        Source::ChecksumDir(_)
+        | Source::GithubRelease(_)
+        | Source::ObjectStorage(_)
+        | Source::Static(_) => {
             return Err(DiscoverError::Unsupported {
                 kind: image.source.kind().to_owned(),
             });
