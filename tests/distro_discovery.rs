@@ -81,7 +81,7 @@ async fn ubuntu_takes_the_max_serial_and_verifies_sha256sums() {
     assert_eq!(c.build_date, "2024-08-21");
     assert_eq!(
         c.url,
-        "https://cloud-images.ubuntu.com/releases/server/releases/noble/release-20240821/ubuntu-24.04-server-cloudimg-amd64.img"
+        "https://cloud-images.ubuntu.com/releases/noble/release-20240821/ubuntu-24.04-server-cloudimg-amd64.img"
     );
     assert_eq!(c.checksums[&HashAlgorithm::Sha256], hex('b', 64));
     assert_eq!(c.size, Some(586022912));
@@ -89,9 +89,7 @@ async fn ubuntu_takes_the_max_serial_and_verifies_sha256sums() {
     assert_eq!(c.signature.key.as_deref(), Some(KEY_FPR));
     assert_eq!(
         c.signature.url.as_deref(),
-        Some(
-            "https://cloud-images.ubuntu.com/releases/server/releases/noble/release-20240821/SHA256SUMS.gpg"
-        )
+        Some("https://cloud-images.ubuntu.com/releases/noble/release-20240821/SHA256SUMS.gpg")
     );
     assert_immutable(c);
 }
@@ -511,7 +509,7 @@ async fn ubuntu_daily_stream_unsigned_directory() {
     assert_eq!(c.version, "20260705");
     assert_eq!(
         c.url,
-        "https://cloud-images.ubuntu.com/daily/server/noble/20260705/noble-server-cloudimg-amd64.img"
+        "https://cloud-images.ubuntu.com/noble/20260705/noble-server-cloudimg-amd64.img"
     );
     assert_eq!(
         c.metadata_url,

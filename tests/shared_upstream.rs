@@ -72,7 +72,7 @@ async fn ubuntu_24_04_amd64_is_20240821_not_the_later_listed_respin() {
     assert_eq!(c.build_date, "2024-08-21");
     assert_eq!(
         c.url,
-        "https://cloud-images.ubuntu.com/releases/server/releases/noble/release-20240821/ubuntu-24.04-server-cloudimg-amd64.img"
+        "https://cloud-images.ubuntu.com/releases/noble/release-20240821/ubuntu-24.04-server-cloudimg-amd64.img"
     );
     assert_eq!(
         sha256(c),

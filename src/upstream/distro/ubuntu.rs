@@ -36,6 +36,28 @@ pub fn stream_url(variant: UbuntuVariant, channel: Channel) -> String {
     }
 }
 
+/// The published directory URL of a simplestreams item: the stream's paths go through
+/// `server/` symlinks (`releases/server/releases/noble/release-X/…` is `releases/noble/
+/// release-X/…`, `daily/server/noble/X/…` is `noble/X/…`). SCS (scs-0104) checks
+/// `image_source` against the canonical prefixes `…/releases/<codename>/` and `…/<codename>/`,
+/// and the release directory's `SHA256SUMS` is read from there too. Unknown shapes are
+/// kept as they are.
+pub fn canonical_url(url: &str) -> String {
+    let rewrites = [
+        ("releases/server/releases/", "releases/"),
+        ("minimal/releases/server/releases/", "minimal/releases/"),
+        ("daily/server/", ""),
+    ];
+    for (from, to) in rewrites {
+        if let Some(rest) = url.strip_prefix(&format!("{HOST}{from}"))
+            && !rest.starts_with("minimal/")
+        {
+            return format!("{HOST}{to}{rest}");
+        }
+    }
+    url.to_owned()
+}
+
 /// Every build of the product for `release` (`24.04` or a codename) and `arch` (Debian
 /// name) that has an item of `ftype`, oldest first. Signature fields are left `Off`; the
 /// caller fills them in.
@@ -108,7 +130,7 @@ pub fn builds(
         found.push(Candidate {
             version: item.serial.clone(),
             build_date: d::build_date(stream_url, &item.serial)?,
-            url: format!("{root}{path}"),
+            url: canonical_url(&format!("{root}{path}")),
             size: item.size.filter(|s| *s > 0),
             metadata_url: stream_url.to_owned(),
             checksums,
@@ -229,7 +251,7 @@ mod tests {
         assert_eq!(newest.build_date, "2024-08-21");
         assert_eq!(
             newest.url,
-            "https://cloud-images.ubuntu.com/releases/server/releases/noble/release-20240821/ubuntu-24.04-server-cloudimg-amd64.img"
+            "https://cloud-images.ubuntu.com/releases/noble/release-20240821/ubuntu-24.04-server-cloudimg-amd64.img"
         );
         assert_eq!(newest.checksums[&HashAlgorithm::Sha256], "b".repeat(64));
         assert_eq!(
@@ -238,6 +260,34 @@ mod tests {
         );
         assert_eq!(newest.size, Some(5));
         assert_eq!(b[1].build_date, "2024-05-23");
+    }
+
+    #[test]
+    fn canonical_urls_are_the_published_directories() {
+        for (stream, canonical) in [
+            (
+                "releases/server/releases/noble/release-20240821/f.img",
+                "releases/noble/release-20240821/f.img",
+            ),
+            (
+                "minimal/releases/server/releases/noble/release-20240821/f.img",
+                "minimal/releases/noble/release-20240821/f.img",
+            ),
+            ("daily/server/noble/20260705/f.img", "noble/20260705/f.img"),
+            (
+                "daily/server/minimal/daily/noble/20260705/f.img",
+                "daily/server/minimal/daily/noble/20260705/f.img",
+            ),
+            (
+                "releases/noble/release-20240821/f.img",
+                "releases/noble/release-20240821/f.img",
+            ),
+        ] {
+            assert_eq!(
+                canonical_url(&format!("{HOST}{stream}")),
+                format!("{HOST}{canonical}")
+            );
+        }
     }
 
     #[test]
