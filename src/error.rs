@@ -116,9 +116,13 @@ pub fn exit_status(err: &anyhow::Error) -> ExitStatus {
             return e.status;
         }
     }
+    // `openstack::Error::Http` is `#[error(transparent)]`: the HttpError inside is not a
+    // link of the chain of its own, so ask the wrapper too.
     if err.chain().any(|c| {
         c.downcast_ref::<HttpError>()
             .is_some_and(HttpError::is_transient)
+            || c.downcast_ref::<crate::openstack::Error>()
+                .is_some_and(crate::openstack::Error::is_transient)
     }) {
         return ExitStatus::TempFail;
     }

@@ -80,6 +80,19 @@ impl ExitStatus {
     }
 }
 
+/// Prints a command-line parse failure and returns its status: `--help` and `--version` are
+/// success; every usage error is invalid input (4), never clap's default 2, which is the
+/// "changes" code a gate may accept.
+pub fn usage(err: &clap::Error) -> ExitStatus {
+    // clap renders "error: …" plus a usage line and a `--help` tip, on the right stream.
+    let _ = err.print();
+    if err.use_stderr() {
+        ExitStatus::Invalid
+    } else {
+        ExitStatus::Success
+    }
+}
+
 impl From<ExitStatus> for ExitCode {
     fn from(s: ExitStatus) -> ExitCode {
         ExitCode::from(s.code())

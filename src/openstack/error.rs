@@ -148,6 +148,20 @@ impl Error {
 
     /// Converts into an `anyhow` error whose rendering shows the hint (see `crate::error`).
     pub fn into_anyhow(self) -> anyhow::Error {
+        // clouds.yaml / secure.yaml / OS_* problems are invalid input (exit 4).
+        let invalid = matches!(self, Error::Config(_));
+        let err = self.into_anyhow_unmarked();
+        if invalid {
+            anyhow::Error::new(crate::error::Exit {
+                status: crate::exit::ExitStatus::Invalid,
+                cause: err,
+            })
+        } else {
+            err
+        }
+    }
+
+    fn into_anyhow_unmarked(self) -> anyhow::Error {
         match self.hint() {
             // HttpError hints are rendered by crate::error already.
             Some(hint) if !matches!(self, Error::Http(_)) => {
