@@ -9,14 +9,21 @@
 //!   and at most one public, visible `generic` image per architecture/os_distro/os_version),
 //!   errors only. Recency is left out: an upstream that publishes slowly is not made worse by
 //!   an apply, and blocking it would stop drift repairs too (`audit` reports recency).
-//!   scs-0104 (which images must exist) is a property of the cloud, not of a plan: `audit`.
+//!   scs-0104: every planned image whose name is a standard image's (exact name or name
+//!   scheme) must have an `image_source` with one of its prefixes, under the v5.1/next and the
+//!   v4 lists; which images must exist is a property of the cloud, not of a plan: `audit`.
 //! - Errors block with exit 5 (refused by a guard, like every other safety refusal) unless
 //!   `--allow-nonconforming`.
 
 use crate::openstack::GlanceImage;
-use crate::scs::{self, AuditOptions, Rule, Scs0102Version, Severity, StandardImageList};
+use std::collections::BTreeSet;
 
-/// The scs-0102 errors of a planned state, each naming the image and the rule.
+use crate::scs::{self, AuditOptions, Finding, Rule, Scs0102Version, Severity, StandardImageList};
+
+/// The scs-0102 errors of a planned state, and its scs-0104 `image_source` errors under
+/// every scs-0104 list a certificate scope uses (v5.1/next and v4), each naming the image
+/// and the rule. Which standard images exist is a property of the cloud (`audit`), not of a
+/// plan, so missing images are not judged here.
 pub fn violations(planned: &[GlanceImage], now: jiff::Timestamp) -> Vec<String> {
     let opts = AuditOptions {
         scs0102: Scs0102Version::V2,
@@ -24,9 +31,20 @@ pub fn violations(planned: &[GlanceImage], now: jiff::Timestamp) -> Vec<String> 
         lifecycle: None,
         ..AuditOptions::default()
     };
-    scs::check_planned(planned, now, &opts)
+    let mut findings: Vec<Finding> = scs::check_planned(planned, now, &opts)
         .into_iter()
         .filter(|f| f.severity == Severity::Error && f.rule != Rule::Recency)
+        .collect();
+    let scope: Vec<&GlanceImage> = planned.iter().filter(|i| scs::in_scope(i)).collect();
+    for list in [StandardImageList::V5, StandardImageList::V4] {
+        findings.extend(
+            scs::standard::check(&scope, list)
+                .into_iter()
+                .filter(|f| f.rule == Rule::ImageSourcePrefix),
+        );
+    }
+    let unique: BTreeSet<String> = findings
+        .iter()
         .map(|f| {
             format!(
                 "{:?} ({}): {}: {} (fix: {})",
@@ -37,14 +55,23 @@ pub fn violations(planned: &[GlanceImage], now: jiff::Timestamp) -> Vec<String> 
                 f.fix
             )
         })
-        .collect()
+        .collect();
+    unique.into_iter().collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reconcile::fixtures::{ctx, glance_current, image, lock};
+    use crate::reconcile::fixtures::{ctx, glance_current, image};
     use crate::reconcile::plan::{plan, planned_state};
+
+    /// A lock with an scs-0104 `image_source` for `Ubuntu 24.04`.
+    fn lock(id: &str, version: &str, date: &str) -> crate::lock::LockedImage {
+        let mut l = crate::reconcile::fixtures::lock(id, version, date);
+        l.build.url =
+            format!("https://cloud-images.ubuntu.com/releases/noble/release-{version}/x.img");
+        l
+    }
 
     fn conforming_image() -> crate::catalog::Image {
         let mut img = image("ubuntu-24.04", "Ubuntu 24.04");
@@ -86,6 +113,49 @@ mod tests {
         let state = planned_state(&p, &[&img], &locks, &obs, &ctx());
         let v = violations(&state, ctx().now);
         assert!(v.iter().any(|m| m.contains("os-purpose-unique")), "{v:#?}");
+    }
+
+    #[test]
+    fn an_image_source_outside_the_scs_0104_prefixes_is_refused() {
+        let img = conforming_image();
+        let mut l = lock("ubuntu-24.04", "1", "2026-11-01");
+        l.build.url =
+            "https://cloud-images.ubuntu.com/minimal/releases/noble/release-20261101/x.img".into();
+        let locks = std::collections::BTreeMap::from([(l.id.clone(), l.clone())]);
+        let p = plan(&[&img], &locks, &[], &ctx());
+        let state = planned_state(&p, &[&img], &locks, &[], &ctx());
+        let v = violations(&state, ctx().now);
+        // v5.1 lists `Ubuntu 24.04`, v4 does not: one finding.
+        assert_eq!(v.len(), 1, "{v:#?}");
+        assert!(
+            v[0].contains("scs-0104/image-source-prefix")
+                && v[0].contains("https://cloud-images.ubuntu.com/releases/noble/"),
+            "{}",
+            v[0]
+        );
+        // The canonical release URL passes.
+        l.build.url =
+            "https://cloud-images.ubuntu.com/releases/noble/release-20261101/x.img".into();
+        let locks = std::collections::BTreeMap::from([(l.id.clone(), l)]);
+        let p = plan(&[&img], &locks, &[], &ctx());
+        let state = planned_state(&p, &[&img], &locks, &[], &ctx());
+        assert_eq!(violations(&state, ctx().now), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_capi_image_is_judged_under_the_v4_scheme_too() {
+        let mut img = conforming_image();
+        img.name = "ubuntu-capi-image v1.35".into();
+        img.glance
+            .properties
+            .insert("os_purpose".into(), "k8snode".into());
+        let l = lock("ubuntu-24.04", "1", "2026-11-01");
+        let locks = std::collections::BTreeMap::from([(l.id.clone(), l)]);
+        let p = plan(&[&img], &locks, &[], &ctx());
+        let state = planned_state(&p, &[&img], &locks, &[], &ctx());
+        let v = violations(&state, ctx().now);
+        assert_eq!(v.len(), 1, "{v:#?}");
+        assert!(v[0].contains("openstack-k8s-capi-images"), "{}", v[0]);
     }
 
     #[test]

@@ -114,7 +114,13 @@ pub fn desired(image: &Image, lock: &LockedImage, managed_tag: &str) -> Desired 
         join(declared_tags.iter().map(String::as_str)),
     );
     properties.insert("architecture".into(), image.architecture.as_str().into());
-    properties.insert("image_source".into(), lock.build.url.clone());
+    // The canonical form of the locked URL: a lockfile written before Ubuntu URLs were
+    // canonical keeps its alias until the next build, and an operator who fixed
+    // `image_source` by hand in Glance must not see plan revert it (docs/plan-apply.md).
+    properties.insert(
+        "image_source".into(),
+        crate::upstream::canonical_source_url(&lock.build.url),
+    );
     properties.insert("image_build_date".into(), lock.build.build_date.clone());
     properties.insert(ID_PROPERTY.into(), image.id.clone());
     properties.insert(VERSION_PROPERTY.into(), lock.build.version.clone());

@@ -184,7 +184,7 @@ pub fn check_conformance(
     Err(crate::error::refuse(
         ExitStatus::Refused,
         format!(
-            "the planned state of cloud {} breaks scs-0102:\n{}",
+            "the planned state of cloud {} breaks scs-0102 or scs-0104:\n{}",
             target.label(),
             problems
                 .iter()

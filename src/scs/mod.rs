@@ -292,9 +292,17 @@ pub(crate) fn parse_glance_time(s: &str) -> Option<jiff::Timestamp> {
 
 /// The `openstack image set` command that sets a property, for fix hints.
 pub(crate) fn set_property_hint(img: &GlanceImage, key: &str, value: &str) -> String {
+    // The tool sets these from the lockfile; the catalog cannot (docs/catalog.md).
+    let from_lock = matches!(key, "image_source" | "image_build_date");
     let managed = img
         .catalog_id()
-        .map(|id| format!(" (managed by image-crawler: set it in the catalog entry `{id}`)"))
+        .map(|id| {
+            if from_lock {
+                format!(" (managed by image-crawler: it comes from state/{id}.toml; `image-crawler check` then `apply` rewrite it)")
+            } else {
+                format!(" (managed by image-crawler: set it in the catalog entry `{id}`)")
+            }
+        })
         .unwrap_or_default();
     format!(
         "openstack image set --property {key}={value} {}{managed}",

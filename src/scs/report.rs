@@ -132,7 +132,7 @@ Debian 12 (id-b)
   warning[scs-0102/recommended-property]: recommended property `os_purpose` is missing (mandatory in scs-0102 v2)
     fix: openstack image set --property os_purpose=generic id-b
   error[scs-0104/image-source-prefix]: `image_source` `https://cloud-images.ubuntu.com/releases/noble/release-20261101/ubuntu-24.04-server-cloudimg-amd64.img` does not start with an allowed prefix: https://cloud.debian.org/images/cloud/bookworm/, https://cdimage.debian.org/cdimage/cloud/bookworm/
-    fix: set image_source to the upstream URL (keep it upstream even when downloading from a mirror): openstack image set --property image_source=https://cloud.debian.org/images/cloud/bookworm/... id-b
+    fix: the upstream URL must start with one of those prefixes (a mirror URL does not count): openstack image set --property image_source=https://cloud.debian.org/images/cloud/bookworm/... id-b
 
 Ubuntu 24.04 (missing)
   error[scs-0104/missing-image]: the mandatory standard image `Ubuntu 24.04` is not among the public or community images
@@ -140,7 +140,7 @@ Ubuntu 24.04 (missing)
 
 ubuntu-capi-image (missing)
   warning[scs-0104/missing-image]: the recommended standard image matching `ubuntu-capi-image-v[0-9]\\.[0-9]+(\\.[0-9]+)?` is not among the public or community images
-    fix: provide it with visibility public and image_source from https://swift.services.a.regiocloud.tech/swift/v1/AUTH_b182637428444b9aa302bb8d5a5a418c/openstack-k8s-capi-images/ubuntu-2204-kube or https://nbg1.your-objectstorage.com/osism/openstack-k8s-capi-images/
+    fix: provide it with visibility public and image_source from https://nbg1.your-objectstorage.com/osism/openstack-k8s-capi-images/ or https://swift.services.a.regiocloud.tech/swift/v1/AUTH_b182637428444b9aa302bb8d5a5a418c/openstack-k8s-capi-images/ubuntu-2404-kube or https://swift.services.a.regiocloud.tech/swift/v1/AUTH_b182637428444b9aa302bb8d5a5a418c/openstack-k8s-capi-images/ubuntu-2204-kube
 
 2 image(s) in scope in cloud `prod`: 3 error(s), 2 warning(s) (scs-0102 v1, scs-0104 list v5)
 ";

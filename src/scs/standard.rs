@@ -67,14 +67,15 @@ const DEBIAN_11: &[&str] = &[
     "https://cloud.debian.org/images/cloud/bullseye/",
     "https://cdimage.debian.org/cdimage/cloud/bullseye/",
 ];
-const DEBIAN_10: &[&str] = &[
-    "https://cloud.debian.org/images/cloud/buster/",
-    "https://cdimage.debian.org/cdimage/cloud/buster/",
-];
 const CAPI: &[&str] = &[
-    "https://swift.services.a.regiocloud.tech/swift/v1/AUTH_b182637428444b9aa302bb8d5a5a418c/openstack-k8s-capi-images/ubuntu-2204-kube",
     "https://nbg1.your-objectstorage.com/osism/openstack-k8s-capi-images/",
+    "https://swift.services.a.regiocloud.tech/swift/v1/AUTH_b182637428444b9aa302bb8d5a5a418c/openstack-k8s-capi-images/ubuntu-2404-kube",
+    "https://swift.services.a.regiocloud.tech/swift/v1/AUTH_b182637428444b9aa302bb8d5a5a418c/openstack-k8s-capi-images/ubuntu-2204-kube",
 ];
+/// scs-0104-*-capi-1: the v1 name scheme, base name and version separated by a space.
+const CAPI_1: &str = r"ubuntu-capi-image v[0-9]\.[0-9]+(\.[0-9]+)?";
+/// scs-0104-*-capi-2: the v2 name scheme, separated by `-`.
+const CAPI_2: &str = r"ubuntu-capi-image-v[0-9]\.[0-9]+(\.[0-9]+)?";
 
 const fn entry(
     name: &'static str,
@@ -89,34 +90,44 @@ const fn entry(
     }
 }
 
+// The entries follow the official test ids of each scope (Tests/scs-compatible-iaas.yaml):
+// scs-0104-v1-2 (scopes v5.1 and next) checks the sources of capi-1, capi-2, Ubuntu 24.04,
+// 22.04, 20.04 and Debian 13, 12, 11, requires `Ubuntu 24.04` and recommends capi-2 and
+// `Debian 12`; scs-0104-v1-1 (scope v4) checks the sources of capi-1, Ubuntu 22.04, 20.04 and
+// Debian 12, 11, requires `Ubuntu 22.04` and recommends capi-1. Debian 10 is in the YAML
+// lists, but no scope runs its test.
 const V5: &[StandardImage] = &[
     entry("Ubuntu 24.04", Status::Mandatory, UBUNTU_2404),
     entry("Debian 12", Status::Recommended, DEBIAN_12),
     StandardImage {
         name: "ubuntu-capi-image",
-        name_scheme: Some(r"ubuntu-capi-image-v[0-9]\.[0-9]+(\.[0-9]+)?"),
+        name_scheme: Some(CAPI_2),
         status: Status::Recommended,
+        sources: CAPI,
+    },
+    StandardImage {
+        name: "ubuntu-capi-image",
+        name_scheme: Some(CAPI_1),
+        status: Status::Optional,
         sources: CAPI,
     },
     entry("Ubuntu 22.04", Status::Optional, UBUNTU_2204),
     entry("Ubuntu 20.04", Status::Optional, UBUNTU_2004),
     entry("Debian 13", Status::Optional, DEBIAN_13),
     entry("Debian 11", Status::Optional, DEBIAN_11),
-    entry("Debian 10", Status::Optional, DEBIAN_10),
 ];
 
 const V4: &[StandardImage] = &[
     entry("Ubuntu 22.04", Status::Mandatory, UBUNTU_2204),
     StandardImage {
         name: "ubuntu-capi-image",
-        name_scheme: Some(r"ubuntu-capi-image v[0-9]\.[0-9]+(\.[0-9]+)?"),
+        name_scheme: Some(CAPI_1),
         status: Status::Recommended,
         sources: CAPI,
     },
     entry("Ubuntu 20.04", Status::Optional, UBUNTU_2004),
     entry("Debian 12", Status::Optional, DEBIAN_12),
     entry("Debian 11", Status::Optional, DEBIAN_11),
-    entry("Debian 10", Status::Optional, DEBIAN_10),
 ];
 
 impl StandardImageList {
@@ -198,7 +209,7 @@ pub fn check(scope: &[&GlanceImage], list: StandardImageList) -> Vec<Finding> {
                         entry.sources.join(", ")
                     ),
                     format!(
-                        "set image_source to the upstream URL (keep it upstream even when downloading from a mirror): {}",
+                        "the upstream URL must start with one of those prefixes (a mirror URL does not count): {}",
                         super::set_property_hint(img, "image_source", &format!("{}...", entry.sources[0]))
                     ),
                 ));
@@ -335,6 +346,37 @@ mod tests {
         assert_eq!(
             rules(&f),
             [("ubuntu-capi-image-v1.33.4", "scs-0104/image-source-prefix")]
+        );
+    }
+
+    #[test]
+    fn v5_checks_the_sources_of_both_capi_name_schemes() {
+        // scs-0104-source-capi-1 is in scope v5.1 although only capi-2 is recommended there.
+        let spaced = set(
+            image("k", "ubuntu-capi-image v1.35"),
+            "image_source",
+            "https://example.org/capi.qcow2",
+        );
+        let f = run(
+            &[image("u", "Ubuntu 24.04"), debian12(), capi(), spaced],
+            StandardImageList::V5,
+        );
+        assert_eq!(
+            rules(&f),
+            [("ubuntu-capi-image v1.35", "scs-0104/image-source-prefix")]
+        );
+        // The regiocloud ubuntu-2404-kube container is one of the official prefixes.
+        let swift = set(
+            image("k", "ubuntu-capi-image-v1.35"),
+            "image_source",
+            "https://swift.services.a.regiocloud.tech/swift/v1/AUTH_b182637428444b9aa302bb8d5a5a418c/openstack-k8s-capi-images/ubuntu-2404-kube-v1.35/ubuntu-2404-kube-v1.35.3.qcow2",
+        );
+        assert_eq!(
+            run(
+                &[image("u", "Ubuntu 24.04"), debian12(), swift],
+                StandardImageList::V5
+            ),
+            vec![]
         );
     }
 

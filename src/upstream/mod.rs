@@ -40,6 +40,13 @@ pub use fetch::{Fetched, Fetcher};
 
 use crate::lock::{HashAlgorithm, SignatureStatus};
 
+/// The canonical published URL of an upstream file (pure): the form the SCS standards
+/// check `image_source` against. Only Ubuntu's simplestreams aliases are rewritten today
+/// ([`distro::ubuntu::canonical_url`]); every other URL is returned unchanged.
+pub fn canonical_source_url(url: &str) -> String {
+    distro::ubuntu::canonical_url(url)
+}
+
 /// One upstream build found by discovery, before the catalog's version policy is applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {

@@ -470,3 +470,38 @@ fn os_version_follows_the_lock_for_presets_tracking_the_newest_release() {
     let d = desired(&img, &lock("fedora", "43-1.6", "2026-11-01"), TAG);
     assert_eq!(d.properties["os_version"], "42");
 }
+
+#[test]
+fn an_operators_canonical_image_source_is_not_reverted_to_the_locked_alias() {
+    let img = image(ID, NAME);
+    let mut l = lock(ID, "20240821", "2024-08-21");
+    // A lockfile written before Ubuntu URLs were canonical.
+    l.build.url = "https://cloud-images.ubuntu.com/releases/server/releases/noble/release-20240821/ubuntu-24.04-server-cloudimg-amd64.img".into();
+    let canonical = "https://cloud-images.ubuntu.com/releases/noble/release-20240821/ubuntu-24.04-server-cloudimg-amd64.img";
+    let mut fixed = glance_current("g1", &img, &l);
+    // The operator's manual fix in Glance.
+    fixed
+        .properties
+        .insert("image_source".into(), canonical.into());
+    assert!(run(&img, &l, &[fixed.clone()]).is_empty());
+    // An image still carrying the alias is repaired to the canonical form, not the reverse.
+    fixed
+        .properties
+        .insert("image_source".into(), l.build.url.clone());
+    let p = run(&img, &l, &[fixed]);
+    assert_eq!(actions(&p), [(Action::UpdateMetadata, Some("g1"))]);
+    assert_eq!(
+        diff(&p.changes[0], "property:image_source"),
+        Some((s(&l.build.url), s(canonical)))
+    );
+    // Any other hand-made value is drift from the lockfile and repaired.
+    let mut mirror = glance_current("g1", &img, &l);
+    mirror.properties.insert(
+        "image_source".into(),
+        "https://mirror.example.org/x.img".into(),
+    );
+    assert_eq!(
+        actions(&run(&img, &l, &[mirror])),
+        [(Action::UpdateMetadata, Some("g1"))]
+    );
+}
