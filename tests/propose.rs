@@ -714,3 +714,110 @@ fn gerrit_without_record_rights_warns_but_proposes() {
         text(&out.stdout)
     );
 }
+
+/// A `proc-receive` hook that answers for `refs/for/*` as Gerrit does: it stores the pushed
+/// commit as the change, and refuses a push whose Change-Id belongs to a closed change with
+/// Gerrit's own words, `[remote rejected] … (change <url> closed)`. Close a change by
+/// appending its Change-Id to the returned file.
+fn gerrit_with_closed_changes(f: &Fixture) -> PathBuf {
+    gerrit_like(f);
+    let closed = f.root.join("closed-changes");
+    std::fs::write(&closed, "").unwrap();
+    f.remote_git(&["config", "receive.procReceiveRefs", "refs/for"]);
+    let hook = f.remote.join("hooks/proc-receive");
+    std::fs::write(
+        &hook,
+        format!(
+            r#"#!/usr/bin/env python3
+import re, subprocess, sys
+inp, out = sys.stdin.buffer, sys.stdout.buffer
+def read():
+    n = int(inp.read(4), 16)
+    return None if n == 0 else inp.read(n - 4).rstrip(b"\n").decode()
+def write(s):
+    b = s.encode() + b"\n"
+    out.write(b"%04x" % (len(b) + 4) + b)
+def flush():
+    out.write(b"0000"); out.flush()
+caps = []
+while (line := read()) is not None:
+    caps.append(line)
+options = "push-options" in caps[0]
+write("version=1\0push-options" if options else "version=1"); flush()
+cmds = []
+while (line := read()) is not None:
+    cmds.append(line.split(" "))
+if options:
+    while read() is not None:
+        pass
+closed = open({closed:?}).read().split()
+for old, new, ref in cmds:
+    msg = subprocess.run(["git", "log", "-1", "--format=%B", new], capture_output=True, text=True).stdout
+    ids = re.findall(r"^Change-Id: (I[0-9a-f]{{40}})$", msg, re.M)
+    if ids and ids[-1] in closed:
+        write(f"ng {{ref}} change https://review.example.org/c/catalog/+/{{closed.index(ids[-1]) + 1}} closed")
+    else:
+        subprocess.run(["git", "update-ref", ref, new], check=True)
+        write(f"ok {{ref}}")
+flush()
+"#
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    closed
+}
+
+#[test]
+fn gerrit_mints_a_new_change_id_when_the_reviewer_abandoned_the_change() {
+    let f = Fixture::new();
+    let closed = gerrit_with_closed_changes(&f);
+    f.write_lock(&lock("ubuntu-24.04", "20241004", "cc"));
+    assert_exit(&f.propose(&["--push", "--gerrit"]), 0);
+    let first = f.remote_git(&["log", "-1", "--format=%B", "refs/for/main"]);
+    let abandoned = trailer(&first, "Change-Id");
+
+    // A reviewer abandons the change.
+    std::fs::write(&closed, format!("{abandoned}\n")).unwrap();
+
+    // The same bump again: the reviewer's decision stands, nothing is pushed.
+    let refs = f.remote_refs();
+    let out = f.propose(&["--push", "--gerrit"]);
+    assert_exit(&out, 0);
+    assert!(
+        text(&out.stdout).contains("already proposed"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(f.remote_refs(), refs);
+
+    // A newer build: Gerrit refuses the closed change, so the bump opens a new change.
+    f.write_lock(&lock("ubuntu-24.04", "20241011", "ee"));
+    let out = f.propose(&["--push", "--gerrit"]);
+    assert_exit(&out, 0);
+    let second = f.remote_git(&["log", "-1", "--format=%B", "refs/for/main"]);
+    assert!(
+        second.starts_with("Bump ubuntu-24.04 to 20241011\n"),
+        "{second}"
+    );
+    let fresh = trailer(&second, "Change-Id");
+    assert_ne!(fresh, abandoned, "a closed change is never reused");
+    assert!(
+        text(&out.stderr).contains("closed"),
+        "the run says why it opened a new change: {}",
+        text(&out.stderr)
+    );
+    // The record follows the new change, so the next bump is a new patchset of it.
+    assert_eq!(
+        f.remote_git(&["rev-parse", "refs/image-crawler/ubuntu-24.04"]),
+        f.remote_git(&["rev-parse", "refs/for/main"])
+    );
+    f.write_lock(&lock("ubuntu-24.04", "20241018", "ff"));
+    assert_exit(&f.propose(&["--push", "--gerrit"]), 0);
+    let third = f.remote_git(&["log", "-1", "--format=%B", "refs/for/main"]);
+    assert_eq!(trailer(&third, "Change-Id"), fresh);
+}

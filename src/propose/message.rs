@@ -54,12 +54,17 @@ pub fn lock_digest(files: &[LockFile]) -> String {
 /// A new Gerrit Change-Id, derived from the key and the content, so a push retried after a
 /// network failure lands on the same change instead of opening a duplicate. Only used when no
 /// open change exists for the key (an open one's Change-Id is always reused).
-pub fn mint_change_id(key: &str, lock_digest: &str) -> String {
+pub fn mint_change_id(key: &str, lock_digest: &str, replaces_closed: Option<&str>) -> String {
     let mut h = Sha256::new();
     h.update(b"image-crawler change-id\0");
     h.update(key.as_bytes());
     h.update([0]);
     h.update(lock_digest.as_bytes());
+    // A change Gerrit closed cannot take new patchsets: its successor needs another id.
+    if let Some(closed) = replaces_closed {
+        h.update([0]);
+        h.update(closed.as_bytes());
+    }
     let hex = hex::encode(h.finalize());
     format!("I{}", &hex[..40])
 }
@@ -384,7 +389,7 @@ mod tests {
             path: "state/ubuntu-24.04.toml".into(),
             bytes: b"x".to_vec(),
         }]);
-        let id = mint_change_id("ubuntu-24.04", &digest);
+        let id = mint_change_id("ubuntu-24.04", &digest, None);
         let m = message("ubuntu-24.04", std::slice::from_ref(&c), &digest, Some(&id));
         assert_eq!(m, message("ubuntu-24.04", &[c], &digest, Some(&id)));
         let expected = format!(
@@ -454,8 +459,8 @@ Change-Id: {id}
         a2.bytes = b"3".to_vec();
         assert_ne!(lock_digest(std::slice::from_ref(&a)), lock_digest(&[a2]));
         let d = lock_digest(&[a]);
-        assert_ne!(mint_change_id("x", &d), mint_change_id("y", &d));
-        assert_eq!(mint_change_id("x", &d), mint_change_id("x", &d));
+        assert_ne!(mint_change_id("x", &d, None), mint_change_id("y", &d, None));
+        assert_eq!(mint_change_id("x", &d, None), mint_change_id("x", &d, None));
     }
 
     #[test]
