@@ -473,10 +473,11 @@ fn proposal_commit(
     subject: &str,
 ) -> anyhow::Result<(git2::Oid, bool)> {
     let msg = g.message(change_id);
-    if let Some(oid) = repo.ref_target(local_ref)? {
-        if repo.parent(oid)? == Some(base_commit) && repo.message(oid)?.trim() == msg.trim() {
-            return Ok((oid, true));
-        }
+    if let Some(oid) = repo.ref_target(local_ref)?
+        && repo.parent(oid)? == Some(base_commit)
+        && repo.message(oid)?.trim() == msg.trim()
+    {
+        return Ok((oid, true));
     }
     let files: Vec<FileContent> = g
         .files()
