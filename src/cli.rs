@@ -271,6 +271,10 @@ pub struct AuditArgs {
     /// or the built-in data when the catalog has none).
     #[arg(long, value_name = "WEEKS", default_value_t = crate::scs::lifecycle::DEFAULT_WARNING_WEEKS)]
     pub eol_warning_weeks: u32,
+    /// Also write the report as Markdown to this file (the periodic Zuul audit job publishes
+    /// it as a build artifact).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

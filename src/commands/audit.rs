@@ -47,6 +47,16 @@ pub async fn run(
     let findings = scs::check_images(&images, now, &opts);
     let in_scope = images.iter().filter(|i| scs::in_scope(i)).count();
     let report = report::AuditReport::new(cloud.map(str::to_owned), now, &opts, in_scope, findings);
+    if let Some(path) = &args.markdown {
+        crate::lock::store::write_atomic_if_changed(
+            path,
+            report::render_markdown(&report).as_bytes(),
+        )
+        .hint_context(
+            format!("cannot write the Markdown report {}", path.display()),
+            "check that its directory exists and is writable",
+        )?;
+    }
     if printer.is_json() {
         printer.json(&report);
     } else {

@@ -90,17 +90,80 @@ pub fn render_human(report: &AuditReport) -> String {
         report.images_in_scope,
         report.errors,
         report.warnings,
-        match report.scs0102 {
-            Scs0102Version::V1 => "v1",
-            Scs0102Version::V2 => "v2",
-        },
-        match report.scs0104 {
-            StandardImageList::V5 => "v5",
-            StandardImageList::V4 => "v4",
-            StandardImageList::None => "none",
-        }
+        version_label(report.scs0102),
+        list_label(report.scs0104),
     );
     out
+}
+
+/// Markdown rendering (the periodic Zuul audit job publishes it as a build artifact): a verdict
+/// line and one table row per finding, sorted like the human rendering.
+pub fn render_markdown(report: &AuditReport) -> String {
+    let mut out = String::new();
+    let cloud = report
+        .cloud
+        .as_deref()
+        .map(|c| format!(": cloud `{c}`"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "# SCS image audit{cloud}
+"
+    );
+    let verdict = if report.errors > 0 { "FAIL" } else { "PASS" };
+    let _ = writeln!(
+        out,
+        "**{verdict}**: {} image(s) in scope, {} error(s), {} warning(s) (scs-0102 {}, scs-0104 list {}; checked at {}).\n",
+        report.images_in_scope,
+        report.errors,
+        report.warnings,
+        version_label(report.scs0102),
+        list_label(report.scs0104),
+        report.checked_at,
+    );
+    if report.findings.is_empty() {
+        out.push_str("No findings.\n");
+        return out;
+    }
+    out.push_str("| image | id | severity | rule | finding | fix |\n|---|---|---|---|---|---|\n");
+    let mut rows: Vec<&Finding> = report.findings.iter().collect();
+    rows.sort_by(|a, b| (&a.image_name, &a.image_id).cmp(&(&b.image_name, &b.image_id)));
+    for f in rows {
+        let severity = match f.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {severity} | `{}` | {} | {} |",
+            cell(&f.image_name),
+            f.image_id.as_deref().map_or("(missing)".into(), cell),
+            f.rule,
+            cell(&f.message),
+            cell(&f.fix),
+        );
+    }
+    out
+}
+
+/// A Markdown table cell: pipes escaped, line breaks folded.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', "<br>")
+}
+
+fn version_label(v: Scs0102Version) -> &'static str {
+    match v {
+        Scs0102Version::V1 => "v1",
+        Scs0102Version::V2 => "v2",
+    }
+}
+
+fn list_label(l: StandardImageList) -> &'static str {
+    match l {
+        StandardImageList::V5 => "v5",
+        StandardImageList::V4 => "v4",
+        StandardImageList::None => "none",
+    }
 }
 
 #[cfg(test)]
@@ -156,5 +219,28 @@ ubuntu-capi-image (missing)
         assert_eq!(v["findings"][0]["severity"], "error");
         assert_eq!(v["findings"][0]["image_id"], "id-b");
         assert!(v["findings"][3]["image_id"].is_null());
+    }
+
+    #[test]
+    fn markdown_has_a_verdict_and_a_row_per_finding() {
+        let md = render_markdown(&report());
+        assert!(md.starts_with("# SCS image audit: cloud `prod`\n\n**FAIL**: 2 image(s) in scope, 3 error(s), 2 warning(s)"), "{md}");
+        let rows: Vec<&str> = md
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| image"))
+            .collect();
+        assert_eq!(rows.len(), 5, "{md}");
+        assert!(
+            rows[0].starts_with("| Debian 12 | id-b | error | `scs-0102/min-ram` |"),
+            "{md}"
+        );
+        assert!(md.contains("| Ubuntu 24.04 | (missing) | error |"), "{md}");
+        // A pipe in a value cannot break the table.
+        let mut r = report();
+        r.findings[0].message = "a | b".into();
+        assert!(render_markdown(&r).contains("a \\| b"));
+        let clean = AuditReport::new(None, now(), &AuditOptions::default(), 0, vec![]);
+        assert!(render_markdown(&clean).contains("**PASS**"));
+        assert!(render_markdown(&clean).ends_with("No findings.\n"));
     }
 }
