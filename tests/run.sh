@@ -19,6 +19,9 @@ need_apt=()
 command -v git >/dev/null || need_apt+=(git)
 command -v python3 >/dev/null || need_apt+=(python3 python3-venv)
 command -v curl >/dev/null || need_apt+=(curl)
+# tests/gpg_parity.rs makes its OpenPGP fixtures with gpg and asks gpgv for the verdicts.
+command -v gpg >/dev/null || need_apt+=(gnupg)
+command -v gpgv >/dev/null || need_apt+=(gpgv)
 if ((${#need_apt[@]})); then
   log "installing ${need_apt[*]}"
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"

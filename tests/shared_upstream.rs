@@ -103,7 +103,9 @@ async fn ubuntu_real_sha256sums_gpg_verifies_with_canonicals_key_and_tampering_f
     });
     let image = img(src, Architecture::X86_64, keys);
     let url = "https://cloud-images.ubuntu.com/releases/noble/release-20260725/SHA256SUMS.gpg";
-    let status = distro::signature_policy(&image, &sums, Some(&sig), url).unwrap();
+    let status = distro::signature_policy(&image, &sums, Some(&sig), url)
+        .unwrap()
+        .status;
     assert_eq!(status.status, SignatureState::Verified);
     assert_eq!(status.key.as_deref(), Some(UBUNTU_KEY));
     let mut tampered = sums.clone();

@@ -88,7 +88,9 @@ pub(crate) async fn checksum_file_verified(
             &image.signature.keys,
             &text,
             sums_url,
+            crate::upstream::distro::verification_time(),
         )
+        .map(|(checked, text)| (checked.status, text))
         .map_err(|e| DiscoverError::signature(sums_url, e));
     }
     let status = match sig_url {
@@ -113,7 +115,9 @@ pub(crate) async fn checksum_file_verified(
                 &sums.body,
                 sig.as_ref().map(|s| s.body.as_ref()),
                 sig_url,
+                crate::upstream::distro::verification_time(),
             )
+            .map(|checked| checked.status)
             .map_err(|e| DiscoverError::signature(sig_url, e))?
         }
     };

@@ -22,6 +22,7 @@ use crate::lock::HashAlgorithm;
 use crate::upstream::checksums::ChecksumFile;
 use crate::upstream::distro::{self as d, sigdate};
 use crate::upstream::error::DiscoverError;
+use crate::upstream::signature::Checked;
 use crate::upstream::{Candidate, Fetcher, checksums, version};
 
 pub const RELEASES_URL: &str = "https://fedoraproject.org/releases.json";
@@ -200,9 +201,10 @@ pub async fn discover(
     };
     let checksum_url = format!("{dir}{checksum_name}");
     let raw = fetcher.get(&checksum_url).await?.text();
-    let (signature, text) = d::clearsigned(image, &checksum_url, &raw)?;
+    let (checked, text) = d::clearsigned(image, &checksum_url, &raw)?;
     let file = checksums::parse(&text).map_err(|e| DiscoverError::checksum(&checksum_url, e))?;
-    let build_date = build_date(fetcher, &release, &raw, &checksum_url).await?;
+    let build_date = build_date(fetcher, &release, &checked, &raw, &checksum_url).await?;
+    let signature = checked.status;
     let mut all = candidates(
         &checksum_url,
         &file,
@@ -235,11 +237,12 @@ pub async fn discover(
     d::all_admitted(image, all, |c| &c.version, &checksum_url, &what)
 }
 
-/// The build date: the release's `COMPOSE_ID` when published, else the CHECKSUM signature's
-/// creation time.
+/// The build date: the release's `COMPOSE_ID` when published, else the creation time of the
+/// CHECKSUM signature that was verified.
 async fn build_date(
     fetcher: &Fetcher,
     release: &str,
+    checked: &Checked,
     raw_checksum: &str,
     checksum_url: &str,
 ) -> Result<String, DiscoverError> {
@@ -249,7 +252,7 @@ async fn build_date(
     {
         return Ok(date);
     }
-    sigdate::cleartext(raw_checksum).ok_or_else(|| {
+    sigdate::cleartext(checked, raw_checksum).ok_or_else(|| {
         d::invalid(
             checksum_url,
             format!("no build date: no COMPOSE_ID at {compose_url} and no signature date"),

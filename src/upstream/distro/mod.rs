@@ -34,6 +34,7 @@ use std::collections::BTreeMap;
 use crate::catalog::{Image, SignatureMode, Source};
 use crate::lock::{HashAlgorithm, SignatureStatus};
 use crate::upstream::error::DiscoverError;
+use crate::upstream::signature::Checked;
 use crate::upstream::{Candidate, Fetcher, listing, signature, version};
 
 /// Discovers the builds of one catalog image from its distributor's metadata.
@@ -242,6 +243,12 @@ pub fn file_of(url: &str) -> &str {
     url.rsplit('/').next().unwrap_or(url)
 }
 
+/// The time signatures are verified at (key expiry, revocation, future dates). One place,
+/// until discovery gets its injected clock.
+pub fn verification_time() -> jiff::Timestamp {
+    jiff::Timestamp::now()
+}
+
 /// Fetches an optional detached signature (armoured or binary) and applies the catalog's
 /// policy to it; `data` is the signed file as fetched. With the policy `off` nothing is
 /// fetched.
@@ -256,41 +263,57 @@ pub async fn detached_signature(
     } else {
         fetcher.get_optional(sig_url).await?
     };
-    signature_policy(image, data, sig.as_ref().map(|s| s.body.as_ref()), sig_url)
+    signature_policy(image, data, sig.as_ref().map(|s| s.body.as_ref()), sig_url).map(|c| c.status)
 }
 
-/// The catalog's policy over an already fetched detached signature (`None`: not published).
+/// The catalog's policy over an already fetched detached signature (`None`: not published);
+/// the verdict carries the verified signature's date.
 pub fn signature_policy(
     image: &Image,
     data: &[u8],
     sig: Option<&[u8]>,
     sig_url: &str,
-) -> Result<SignatureStatus, DiscoverError> {
+) -> Result<Checked, DiscoverError> {
     signature::verify_policy(
         image.signature.mode,
         &image.signature.keys,
         data,
         sig,
         sig_url,
+        verification_time(),
     )
     .map_err(|e| DiscoverError::signature(sig_url, e))
 }
 
 /// Applies the catalog's policy to a file that may be clear-signed (Fedora `CHECKSUM`);
-/// returns the status and the text to parse (only the signed text when verified).
+/// returns the verdict and the text to parse (only the signed text when verified).
 pub fn clearsigned(
     image: &Image,
     url: &str,
     text: &str,
-) -> Result<(SignatureStatus, String), DiscoverError> {
-    signature::verify_clearsigned_policy(image.signature.mode, &image.signature.keys, text, url)
-        .map_err(|e| DiscoverError::signature(url, e))
+) -> Result<(Checked, String), DiscoverError> {
+    signature::verify_clearsigned_policy(
+        image.signature.mode,
+        &image.signature.keys,
+        text,
+        url,
+        verification_time(),
+    )
+    .map_err(|e| DiscoverError::signature(url, e))
 }
 
 /// The policy's verdict for metadata its distributor does not sign (`url` names it).
 pub fn unsigned(image: &Image, url: &str) -> Result<SignatureStatus, DiscoverError> {
-    signature::verify_policy(image.signature.mode, &image.signature.keys, &[], None, url)
-        .map_err(|e| DiscoverError::signature(url, e))
+    signature::verify_policy(
+        image.signature.mode,
+        &image.signature.keys,
+        &[],
+        None,
+        url,
+        verification_time(),
+    )
+    .map(|c| c.status)
+    .map_err(|e| DiscoverError::signature(url, e))
 }
 
 /// The names of a directory listing (directories with a trailing `/`), in listing order.

@@ -156,7 +156,7 @@ pub async fn discover(
     };
     let asc_url = format!("{sums_url}.asc");
     let asc = fetcher.get_optional(&asc_url).await?;
-    let signature = d::signature_policy(
+    let checked = d::signature_policy(
         image,
         &sums,
         asc.as_ref().map(|a| a.body.as_ref()),
@@ -164,7 +164,7 @@ pub async fn discover(
     )?;
     let build_date = asc
         .as_ref()
-        .and_then(|a| sigdate::detached(&a.body))
+        .and_then(|a| sigdate::detached(&checked, &a.body))
         .ok_or_else(|| {
             d::invalid(
                 &asc_url,
@@ -181,7 +181,7 @@ pub async fn discover(
         size: build.size,
         metadata_url: sums_url.clone(),
         checksums: [(HashAlgorithm::Sha256, hash)].into(),
-        signature,
+        signature: checked.status,
     }])
 }
 
