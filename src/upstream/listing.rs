@@ -6,6 +6,8 @@
 //! are dropped; names are URL-decoded; directories end with `/`. Order is the document's,
 //! without duplicates; callers sort with their own key, never trusting listing order.
 
+use std::collections::HashSet;
+
 use serde::Deserialize;
 
 /// One name in a listing.
@@ -41,12 +43,12 @@ pub fn parse(body: &str) -> Result<Vec<Entry>, String> {
 
 /// The entries of an HTML listing.
 pub fn parse_html(html: &str) -> Vec<Entry> {
+    // A set, not a scan of `out` per link: a listing of 100,000 links stays linear.
+    let mut seen: HashSet<(String, bool)> = HashSet::new();
     let mut out: Vec<Entry> = Vec::new();
     for href in hrefs(html) {
         if let Some(entry) = entry_for_href(&href)
-            && !out
-                .iter()
-                .any(|e| e.name == entry.name && e.dir == entry.dir)
+            && seen.insert((entry.name.clone(), entry.dir))
         {
             out.push(entry);
         }
@@ -78,6 +80,7 @@ pub fn parse_jsontable(json: &str) -> Result<Vec<Entry>, String> {
         JsonListing::Table { data } => data,
         JsonListing::List(items) => items,
     };
+    let mut seen: HashSet<String> = HashSet::new();
     let mut out: Vec<Entry> = Vec::new();
     for item in items {
         let Some(mut entry) = entry_for_href(&item.name) else {
@@ -87,7 +90,7 @@ pub fn parse_jsontable(json: &str) -> Result<Vec<Entry>, String> {
         if !entry.dir {
             entry.size = item.size;
         }
-        if !out.iter().any(|e| e.name == entry.name) {
+        if seen.insert(entry.name.clone()) {
             out.push(entry);
         }
     }
@@ -256,6 +259,51 @@ mod tests {
         assert_eq!(entries[0].size, Some(271319040));
         assert_eq!(entries[1].size, None);
         assert!(parse("{\"nope\": 1}").is_err());
+    }
+
+    #[test]
+    fn parsing_is_linear_in_the_number_of_links() {
+        // Complexity, not wall time: 10x the links may cost about 10x, never 100x. The
+        // best of three runs of each size, interleaved, smooths out a busy machine.
+        fn html(n: usize) -> String {
+            (0..n)
+                .map(|i| format!("<a href=\"img-{i}.qcow2\">img-{i}.qcow2</a>\n"))
+                .collect()
+        }
+        fn json(n: usize) -> String {
+            let items: Vec<String> = (0..n)
+                .map(|i| format!("{{\"name\":\"img-{i}.qcow2\",\"size\":1}}"))
+                .collect();
+            format!("{{\"data\":[{}]}}", items.join(","))
+        }
+        let (small, large) = (5_000, 50_000);
+        for (kind, make) in [("html", html as fn(usize) -> String), ("json", json)] {
+            let (s, l) = (make(small), make(large));
+            let mut best = [std::time::Duration::MAX; 2];
+            for _ in 0..3 {
+                for (i, body) in [&s, &l].into_iter().enumerate() {
+                    let t = std::time::Instant::now();
+                    let n = parse(body).unwrap().len();
+                    best[i] = best[i].min(t.elapsed());
+                    assert_eq!(n, if i == 0 { small } else { large });
+                }
+            }
+            let ratio = best[1].as_secs_f64() / best[0].as_secs_f64().max(1e-6);
+            // bench/listing.sh shows these figures (--nocapture, release mode).
+            #[allow(clippy::print_stdout)]
+            {
+                println!(
+                    "listing {kind}: {small} links {:?}, {large} links {:?}, ratio {ratio:.1} (linear: ~10)",
+                    best[0], best[1]
+                );
+            }
+            assert!(
+                ratio < 35.0,
+                "{kind}: 10x the links took {ratio:.1}x the time ({:?} vs {:?}): not linear",
+                best[1],
+                best[0]
+            );
+        }
     }
 
     #[test]

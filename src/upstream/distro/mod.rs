@@ -68,13 +68,22 @@ pub async fn discover(image: &Image, fetcher: &Fetcher) -> Result<Vec<Candidate>
 ///
 /// `match` was compiled once by the catalog loader, so a failure here cannot happen for a
 /// loaded catalog; an uncompilable expression admits nothing (never everything).
-pub fn admits(image: &Image, version: &str) -> bool {
-    if let Some(pin) = &image.version.pin {
-        return pin == version;
-    }
-    match &image.version.matches {
-        Some(expr) => regex::Regex::new(expr).is_ok_and(|re| re.is_match(version)),
-        None => true,
+/// The `match` expression is compiled once per image, not per version (listings of
+/// thousands of builds).
+pub fn admitter(image: &Image) -> impl Fn(&str) -> bool + '_ {
+    let compiled = image
+        .version
+        .matches
+        .as_ref()
+        .map(|expr| regex::Regex::new(expr).ok());
+    move |version| {
+        if let Some(pin) = &image.version.pin {
+            return pin == version;
+        }
+        match &compiled {
+            Some(re) => re.as_ref().is_some_and(|re| re.is_match(version)),
+            None => true,
+        }
     }
 }
 
@@ -88,9 +97,10 @@ pub fn newest_admitted<T>(
     what: &str,
 ) -> Result<T, DiscoverError> {
     let total = sorted.len();
+    let admit = admitter(image);
     sorted
         .into_iter()
-        .rfind(|t| admits(image, version_of(t)))
+        .rfind(|t| admit(version_of(t)))
         .ok_or_else(|| DiscoverError::not_found(url, not_found_what(image, what, total)))
 }
 
@@ -148,9 +158,10 @@ pub fn all_admitted<T>(
     what: &str,
 ) -> Result<Vec<T>, DiscoverError> {
     let total = sorted.len();
+    let admit = admitter(image);
     let kept: Vec<T> = sorted
         .into_iter()
-        .filter(|t| admits(image, version_of(t)))
+        .filter(|t| admit(version_of(t)))
         .collect();
     if kept.is_empty() {
         return Err(DiscoverError::not_found(

@@ -114,10 +114,8 @@ pub async fn discover(
     };
     let all = builds(source, arch, &entries);
     let total = all.len();
-    let mut admitted: Vec<Build> = all
-        .into_iter()
-        .filter(|b| d::admits(image, &b.version))
-        .collect();
+    let admit = d::admitter(image);
+    let mut admitted: Vec<Build> = all.into_iter().filter(|b| admit(&b.version)).collect();
     if admitted.is_empty() {
         return Err(DiscoverError::not_found(
             &listing_url,
