@@ -198,10 +198,7 @@ impl Fetcher {
                 etag: header(ETAG),
                 last_modified: header(LAST_MODIFIED),
             };
-            let body = resp
-                .bytes()
-                .await
-                .map_err(|e| HttpError::from_reqwest(&Method::GET, &url, &e))?;
+            let body = read_capped(resp, &url, BodyKind::of(upstream_url)).await?;
             self.stats
                 .bytes
                 .fetch_add(body.len() as u64, Ordering::Relaxed);
@@ -278,6 +275,98 @@ fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// What a metadata document is, for its size cap. Real files are far below these (the
+/// largest sample, a Debian build manifest, is 51 KB; simplestreams indexes a few MB), so a
+/// cap only stops a server that streams without end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    /// Checksum files (`SHA256SUMS`, `CHECKSUM`, `*.sha256`): 4 MiB.
+    Checksums,
+    /// Detached signatures and keys (`.asc`, `.gpg`, `.sig`): 1 MiB.
+    Signature,
+    /// JSON/YAML manifests (simplestreams, release lists): 64 MiB.
+    Manifest,
+    /// Directory listings (HTML, MirrorCache JSON) and anything else: 16 MiB.
+    Listing,
+}
+
+impl BodyKind {
+    /// The kind of an upstream URL, from its last path segment.
+    pub fn of(url: &str) -> BodyKind {
+        let path = url.split(['?', '#']).next().unwrap_or(url);
+        let name = path.rsplit('/').next().unwrap_or("").to_ascii_lowercase();
+        if name.ends_with(".asc") || name.ends_with(".gpg") || name.ends_with(".sig") {
+            BodyKind::Signature
+        } else if name.contains("sum")
+            || name.contains("checksum")
+            || name.ends_with(".sha256")
+            || name.ends_with(".sha512")
+            || name.ends_with(".md5")
+        {
+            BodyKind::Checksums
+        } else if name.ends_with(".json") || name.ends_with(".yaml") || name.ends_with(".yml") {
+            BodyKind::Manifest
+        } else {
+            BodyKind::Listing
+        }
+    }
+
+    /// The cap in bytes.
+    pub fn cap(self) -> u64 {
+        match self {
+            BodyKind::Checksums => 4 << 20,
+            BodyKind::Signature => 1 << 20,
+            BodyKind::Manifest => 64 << 20,
+            BodyKind::Listing => 16 << 20,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            BodyKind::Checksums => "checksum file",
+            BodyKind::Signature => "signature",
+            BodyKind::Manifest => "manifest",
+            BodyKind::Listing => "listing",
+        }
+    }
+}
+
+/// Reads a body chunk by chunk, refusing it as soon as it passes the cap of its kind (never
+/// buffering more than cap + one chunk). Not transient: retrying gets the same endless body.
+async fn read_capped(
+    mut resp: reqwest::Response,
+    url: &str,
+    kind: BodyKind,
+) -> Result<Bytes, HttpError> {
+    let cap = kind.cap();
+    let too_big = || {
+        HttpError::decode(
+            &Method::GET,
+            url,
+            format!(
+                "the {} is larger than its cap of {} MiB; an upstream metadata file this large is not genuine",
+                kind.name(),
+                cap >> 20
+            ),
+        )
+    };
+    if resp.content_length().is_some_and(|n| n > cap) {
+        return Err(too_big());
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| HttpError::from_reqwest(&Method::GET, url, &e))?
+    {
+        if (body.len() + chunk.len()) as u64 > cap {
+            return Err(too_big());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
 fn unreachable_not_found(url: &str) -> HttpError {
     HttpError::decode(&Method::GET, url, "no body")
 }
@@ -285,6 +374,60 @@ fn unreachable_not_found(url: &str) -> HttpError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kinds_follow_the_file_name() {
+        assert_eq!(BodyKind::of("https://x/SHA256SUMS"), BodyKind::Checksums);
+        assert_eq!(BodyKind::of("https://x/CHECKSUM"), BodyKind::Checksums);
+        assert_eq!(
+            BodyKind::of("https://x/SHA256SUMS.gpg"),
+            BodyKind::Signature
+        );
+        assert_eq!(
+            BodyKind::of("https://x/streams/v1/index.json"),
+            BodyKind::Manifest
+        );
+        assert_eq!(BodyKind::of("https://x/releases/"), BodyKind::Listing);
+    }
+
+    /// A server that answers every request with a body that never ends.
+    fn endless_server() -> (String, std::sync::Arc<AtomicU64>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sent = std::sync::Arc::new(AtomicU64::new(0));
+        let counter = sent.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let counter = counter.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    let _ = stream.read(&mut buf);
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n",
+                    );
+                    let line = [b'a'; 64 * 1024];
+                    while stream.write_all(&line).is_ok() {
+                        counter.fetch_add(line.len() as u64, Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+        (format!("http://{addr}"), sent)
+    }
+
+    #[tokio::test]
+    async fn an_endless_checksum_file_stops_at_its_cap() {
+        let (base, sent) = endless_server();
+        let f = Fetcher::new(reqwest::Client::new(), vec![], RetryPolicy::NONE);
+        let url = format!("{base}/images/SHA256SUMS");
+        let err = f.get(&url).await.unwrap_err().to_string();
+        assert!(err.contains(&url), "{err}");
+        assert!(err.contains("cap of 4 MiB"), "{err}");
+        // The client stopped reading near the cap (socket buffers add a little).
+        assert!(sent.load(Ordering::Relaxed) < 64 << 20, "kept reading");
+    }
 
     #[test]
     fn mirror_rewrite_prefers_the_longest_prefix() {
