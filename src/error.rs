@@ -168,7 +168,8 @@ pub fn render(err: &anyhow::Error) -> String {
     for h in hints {
         out.push_str(&format!("  hint: {h}\n"));
     }
-    out
+    // Last line of defence: no secret the process holds reaches stderr.
+    crate::secrets::scrub(&out)
 }
 
 #[cfg(test)]

@@ -278,8 +278,12 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// A single-line excerpt of a body, cut at [`BODY_EXCERPT_CHARS`].
+/// Registered secrets are scrubbed: a server may reflect the request (a password) back.
 pub fn excerpt(body: &str) -> String {
-    let one_line: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    let one_line: String = crate::secrets::scrub(body)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     if one_line.chars().count() > BODY_EXCERPT_CHARS {
         let cut: String = one_line.chars().take(BODY_EXCERPT_CHARS).collect();
         format!("{cut}…")
@@ -398,6 +402,12 @@ mod tests {
         assert!(!e.contains('\n'));
         assert_eq!(e.chars().count(), BODY_EXCERPT_CHARS + 1);
         assert_eq!(excerpt("  short\n body "), "short body");
+        // A reflecting server: the secret the tool holds is never quoted back.
+        let _pw = crate::openstack::Secret::new("reflected-hunter2");
+        assert_eq!(
+            excerpt(r#"{"password": "reflected-hunter2"}"#),
+            r#"{"password": "***"}"#
+        );
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod output;
 pub mod propose;
 pub mod reconcile;
 pub mod scs;
+pub mod secrets;
 pub mod upstream;
 
 pub use commands::run;

@@ -13,7 +13,10 @@ pub struct Secret(String);
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        let value = value.into();
+        // Server text quoted in errors is scrubbed of every secret we hold.
+        crate::secrets::register(&value);
+        Self(value)
     }
 
     /// The secret value, for putting it into a request. Never format it.
