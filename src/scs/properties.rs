@@ -36,8 +36,9 @@ pub const REPLACE_FREQUENCIES: &[&str] = &[
     "critical_bug",
     "never",
 ];
-pub const OS_PURPOSES_V1: &[&str] = &["generic", "minimal", "k8snode", "gpu", "network", "custom"];
-pub const OS_PURPOSES_V2: &[&str] = &[
+/// The official test (scs_0102 `OS_PURPOSES`) accepts `oldgeneric` in every version, and the
+/// tool itself marks rotated images with it: v1 and v2 share the list.
+pub const OS_PURPOSES: &[&str] = &[
     "generic",
     "minimal",
     "k8snode",
@@ -181,8 +182,8 @@ fn allowed_values(img: &GlanceImage, version: Scs0102Version, out: &mut Vec<Find
     );
     one_of(img, "hw_rng_model", RNG_MODELS, Severity::Warning, out);
     match version {
-        Scs0102Version::V1 => one_of(img, "os_purpose", OS_PURPOSES_V1, Severity::Warning, out),
-        Scs0102Version::V2 => one_of(img, "os_purpose", OS_PURPOSES_V2, Severity::Error, out),
+        Scs0102Version::V1 => one_of(img, "os_purpose", OS_PURPOSES, Severity::Warning, out),
+        Scs0102Version::V2 => one_of(img, "os_purpose", OS_PURPOSES, Severity::Error, out),
     }
     if prop(img, "hw_disk_bus") == Some("scsi") && prop(img, "hw_scsi_model") != Some("virtio-scsi")
     {
@@ -433,11 +434,11 @@ mod tests {
     }
 
     #[test]
-    fn oldgeneric_is_a_v2_value() {
+    fn oldgeneric_is_accepted_in_v1_and_v2() {
         let img = set(ok(), "os_purpose", "oldgeneric");
         assert_eq!(findings(&img, Scs0102Version::V2), vec![]);
-        let f = findings(&img, Scs0102Version::V1);
-        assert_eq!(f.len(), 1);
+        assert_eq!(findings(&img, Scs0102Version::V1), vec![]);
+        let f = findings(&set(ok(), "os_purpose", "desktop"), Scs0102Version::V1);
         assert_eq!((f[0].0, f[0].1), (Rule::AllowedValue, Severity::Warning));
         let f = findings(&set(ok(), "os_purpose", "desktop"), Scs0102Version::V2);
         assert_eq!((f[0].0, f[0].1), (Rule::AllowedValue, Severity::Error));
