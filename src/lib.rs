@@ -11,6 +11,7 @@
 //! `catalog`, `lock` and `reconcile::plan` are pure; `upstream`, `openstack`, `git` and the
 //! lockfile store are the only places that do I/O.
 
+pub mod build;
 pub mod catalog;
 pub mod cli;
 mod commands;

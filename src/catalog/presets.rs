@@ -146,6 +146,7 @@ pub fn defaults(source: &Source) -> PresetDefaults {
         Source::ChecksumDir(_)
         | Source::GithubRelease(_)
         | Source::ObjectStorage(_)
+        | Source::DiskimageBuilder(_)
         | Source::Static(_) => PresetDefaults::default(),
     }
 }
@@ -156,6 +157,7 @@ pub fn required_os_distro(source: &Source) -> Option<&'static str> {
         Source::ChecksumDir(_)
         | Source::GithubRelease(_)
         | Source::ObjectStorage(_)
+        | Source::DiskimageBuilder(_)
         | Source::Static(_) => None,
         other => defaults(other).os_distro,
     }

@@ -163,6 +163,9 @@ pub enum Source {
     /// Objects in an object-storage container (S3 bucket or Swift container), listed through
     /// the store's structured listing API, with a checksum sidecar or checksum file per image.
     ObjectStorage(ObjectStorageSource),
+    /// An image this project builds with diskimage-builder from a recipe, published to an
+    /// object-storage container and discovered there like a distributor's.
+    DiskimageBuilder(DiskimageBuilderSource),
     /// A pinned URL and checksum, for images without public metadata (SLES, RHEL, Windows).
     Static(StaticSource),
 }
@@ -184,6 +187,7 @@ impl Source {
             Source::ChecksumDir(_) => "checksum-dir",
             Source::GithubRelease(_) => "github-release",
             Source::ObjectStorage(_) => "object-storage",
+            Source::DiskimageBuilder(_) => "diskimage-builder",
             Source::Static(_) => "static",
         }
     }
@@ -388,6 +392,42 @@ fn default_checksum_suffixes() -> Vec<String> {
     [".CHECKSUM", ".sha256", ".sha512"]
         .map(str::to_owned)
         .to_vec()
+}
+
+/// A diskimage-builder recipe: what `image-crawler build` hands to `disk-image-create`, and
+/// where the artifacts are published. The recipe is data; nothing about it is guessed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiskimageBuilderSource {
+    /// The elements, in order, e.g. `[vm, debian-minimal, cloud-init, growroot]`.
+    pub elements: Vec<String>,
+    /// `DIB_RELEASE`, e.g. `bookworm`.
+    pub release: String,
+    /// The distribution's package mirror (`DIB_DISTRIBUTION_MIRROR`); the catalog's `mirrors`
+    /// rewrite it like any upstream URL.
+    pub mirror: String,
+    /// The security mirror (`DIB_DEBIAN_SECURITY_MIRROR`) for Debian-based elements.
+    pub security_mirror: Option<String>,
+    /// Further `DIB_*` variables, passed as they are.
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    /// Where the artifacts go and where `check` finds them.
+    pub publish: PublishTarget,
+}
+
+/// An object-storage container holding built artifacts as
+/// `<image id>/<version>/<image id>.qcow2` next to `SHA256SUMS` (+ `SHA256SUMS.asc`) and
+/// `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishTarget {
+    /// The container (Swift) or bucket (S3, path style) URL.
+    pub url: String,
+    /// The listing API the store speaks.
+    pub listing: ObjectListing,
+    /// Whether builds carry a detached `SHA256SUMS.asc` (a signing key is configured).
+    #[serde(default)]
+    pub signed: bool,
 }
 
 /// How an object store lists a container.

@@ -874,6 +874,36 @@ fn check_source(
                 ));
             }
         }
+        Source::DiskimageBuilder(r) => {
+            if r.elements.is_empty() {
+                err(ctx
+                    .at_key(
+                        line,
+                        "elements",
+                        "a diskimage-builder recipe needs elements",
+                    )
+                    .with_hint("e.g. `elements: [vm, debian-minimal, cloud-init, growroot]`"));
+            }
+            for (key, url) in [("mirror", Some(&r.mirror)), ("url", Some(&r.publish.url))]
+                .into_iter()
+                .chain([("security_mirror", r.security_mirror.as_ref())])
+            {
+                if let Some(u) =
+                    url.filter(|u| !(u.starts_with("https://") || u.starts_with("http://")))
+                {
+                    err(ctx.at_key(line, key, format!("`{key}: {u}` is not an http(s) URL")));
+                }
+            }
+            if let Some(k) = r.environment.keys().find(|k| !k.starts_with("DIB_")) {
+                err(ctx
+                    .at_key(
+                        line,
+                        "environment",
+                        format!("`{k}` is not a diskimage-builder variable"),
+                    )
+                    .with_hint("only `DIB_*` variables are passed to disk-image-create"));
+            }
+        }
         Source::GithubRelease(s) => {
             if s.repo.split('/').count() != 2 {
                 err(ctx.at_key(

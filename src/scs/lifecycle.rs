@@ -222,6 +222,7 @@ pub fn source_release(source: &Source) -> Option<(&'static str, Option<&str>)> {
         Source::ChecksumDir(_)
         | Source::GithubRelease(_)
         | Source::ObjectStorage(_)
+        | Source::DiskimageBuilder(_)
         | Source::Static(_) => return None,
     })
 }

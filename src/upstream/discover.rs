@@ -9,6 +9,15 @@ pub async fn discover(image: &Image, fetcher: &Fetcher) -> Result<Vec<Candidate>
         Source::ChecksumDir(s) => generic::checksum_dir(image, s, fetcher).await,
         Source::GithubRelease(s) => generic::github_release(image, s, fetcher).await,
         Source::ObjectStorage(s) => object_storage::discover(image, s, fetcher).await,
+        // Built images are found where `image-crawler build` published them.
+        Source::DiskimageBuilder(r) => {
+            object_storage::discover(
+                image,
+                &crate::build::published_source(&image.id, r),
+                fetcher,
+            )
+            .await
+        }
         Source::Static(s) => generic::static_source(image, s),
         _ => distro::discover(image, fetcher).await,
     }

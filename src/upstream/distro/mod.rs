@@ -55,6 +55,7 @@ pub async fn discover(image: &Image, fetcher: &Fetcher) -> Result<Vec<Candidate>
         Source::ChecksumDir(_)
         | Source::GithubRelease(_)
         | Source::ObjectStorage(_)
+        | Source::DiskimageBuilder(_)
         | Source::Static(_) => {
             return Err(DiscoverError::Unsupported {
                 kind: image.source.kind().to_owned(),
