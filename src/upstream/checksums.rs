@@ -10,8 +10,8 @@
 //! - a bare `<hex>` file without a name (Alpine `.sha512`): one entry with an empty name.
 //!
 //! Invariants of a parsed [`ChecksumFile`]: hex is lower case and its length matches the
-//! algorithm; one entry per (name, algorithm): identical duplicates collapse, conflicting
-//! ones are an error naming both lines.
+//! algorithm; one entry per (name, algorithm), where `./a.img`, `*a.img` and `a.img` are
+//! one name: identical duplicates collapse, conflicting ones are an error naming both lines.
 
 use std::collections::BTreeMap;
 
@@ -81,6 +81,8 @@ pub fn parse(text: &str) -> Result<ChecksumFile, ChecksumError> {
         }
         if let Some(comment) = trimmed.strip_prefix('#') {
             if let Some((name, size)) = size_comment(comment) {
+                // `./a.img` and `a.img` are one file (see `normalize_name`).
+                let name = normalize_name(&name).to_owned();
                 match sizes.get(&name) {
                     Some((s, _)) if *s != size => {
                         return Err(ChecksumError::SizeConflict {
@@ -112,7 +114,7 @@ pub fn parse(text: &str) -> Result<ChecksumFile, ChecksumError> {
         return Err(ChecksumError::Empty);
     }
     for entry in &mut file.entries {
-        entry.size = sizes.get(&entry.name).map(|(s, _)| *s);
+        entry.size = sizes.get(normalize_name(&entry.name)).map(|(s, _)| *s);
     }
     Ok(file)
 }
@@ -122,7 +124,10 @@ impl ChecksumFile {
         if let Some(first) = self
             .entries
             .iter()
-            .find(|e| e.name == entry.name && e.algorithm == entry.algorithm)
+            .find(|e| {
+                normalize_name(&e.name) == normalize_name(&entry.name)
+                    && e.algorithm == entry.algorithm
+            })
         {
             if first.hex == entry.hex {
                 return Ok(());
@@ -392,6 +397,29 @@ mod tests {
             }
         ));
         assert!(err.to_string().starts_with("line 3: sha256 of \"a.img\""));
+    }
+
+    #[test]
+    fn one_file_under_several_spellings_is_one_file() {
+        // `./a.img`, `a.img` and `*a.img` name the same file: the same digest collapses,
+        // a different one is the conflict the module promises.
+        for (first, second) in [
+            ("./a.img", "a.img"),
+            ("a.img", "*a.img"),
+            ("*./a.img", "a.img"),
+        ] {
+            let ok = parse(&format!("{A}  {first}\n{A}  {second}\n")).unwrap();
+            assert_eq!(ok.entries().len(), 1, "{first} {second}");
+            let err = parse(&format!("{A}  {first}\n{B}  {second}\n")).unwrap_err();
+            assert!(
+                matches!(err, ChecksumError::Conflict { line: 2, first_line: 1, .. }),
+                "{first} {second}: {err:?}"
+            );
+        }
+        let bsd = format!("SHA256 (./a.img) = {A}\nSHA256 (a.img) = {B}\n");
+        assert!(matches!(parse(&bsd), Err(ChecksumError::Conflict { .. })));
+        let sizes = format!("# ./a.img: 10 bytes\n# a.img: 11 bytes\n{A}  a.img\n");
+        assert!(matches!(parse(&sizes), Err(ChecksumError::SizeConflict { .. })));
     }
 
     #[test]
