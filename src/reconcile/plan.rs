@@ -283,11 +283,23 @@ fn rotated_names(stable: &str, olds: &[&GlanceImage]) -> BTreeMap<String, String
         let base = format!("{stable} {}", date_token(img));
         if k <= 1 { base } else { format!("{base}-{k}") }
     };
+    // A name the tool gives: `<stable> <date>` or `<stable> <date>-<k>` with k >= 2 written
+    // plainly, whatever k is (the images that took the smaller ones may be gone).
+    let given = |img: &GlanceImage| {
+        let base = format!("{stable} {}", date_token(img));
+        match img.name.strip_prefix(&base) {
+            Some("") => true,
+            Some(rest) => rest
+                .strip_prefix('-')
+                .and_then(|k| (!k.starts_with('0')).then(|| k.parse::<u32>().ok())?)
+                .is_some_and(|k| k >= 2 && candidate(img, k) == img.name),
+            None => false,
+        }
+    };
     let mut taken: BTreeSet<String> = BTreeSet::new();
     let mut names = BTreeMap::new();
     for img in &by_age {
-        let valid = (1..=by_age.len() as u32 + 1).any(|k| candidate(img, k) == img.name);
-        if valid && taken.insert(img.name.clone()) {
+        if given(img) && taken.insert(img.name.clone()) {
             names.insert(img.id.clone(), img.name.clone());
         }
     }

@@ -504,4 +504,45 @@ fn an_operators_canonical_image_source_is_not_reverted_to_the_locked_alias() {
         actions(&run(&img, &l, &[mirror])),
         [(Action::UpdateMetadata, Some("g1"))]
     );
+
+fn a_rotated_name_once_given_is_kept_whatever_its_suffix() {
+    let img = image(ID, NAME);
+    let l = lock(ID, "20261101", "2026-11-01");
+    let named = |id: &str, name: &str| {
+        let mut g = glance_current(id, &img, &l);
+        g.name = name.into();
+        g
+    };
+    // The images that once took `…` and `…-2` are gone; `-3` stays `-3`.
+    let three = named("g3", "Ubuntu 24.04 20261101-3");
+    assert_eq!(
+        rotated_names(NAME, &[&three]),
+        BTreeMap::from([("g3".to_owned(), "Ubuntu 24.04 20261101-3".to_owned())])
+    );
+    let twelve = named("g12", "Ubuntu 24.04 20261101-12");
+    let names = rotated_names(NAME, &[&three, &twelve]);
+    assert_eq!(names["g12"], "Ubuntu 24.04 20261101-12");
+    assert_eq!(names["g3"], "Ubuntu 24.04 20261101-3");
+    // Not a name the tool gives: renamed to the first free one.
+    for bad in [
+        "Ubuntu 24.04 20261101-1",
+        "Ubuntu 24.04 20261101-03",
+        "Ubuntu 24.04 20261101-x",
+        "Ubuntu 24.04 20261102-3",
+    ] {
+        let g = named("gx", bad);
+        assert_eq!(
+            rotated_names(NAME, &[&g])["gx"],
+            "Ubuntu 24.04 20261101",
+            "{bad}"
+        );
+    }
+    // Two images claiming one name: the older keeps it, the other gets a free one.
+    let mut older = named("ga", "Ubuntu 24.04 20261101-3");
+    older.created_at = "2026-11-01T01:00:00Z".into();
+    let mut newer = named("gb", "Ubuntu 24.04 20261101-3");
+    newer.created_at = "2026-11-01T02:00:00Z".into();
+    let names = rotated_names(NAME, &[&newer, &older]);
+    assert_eq!(names["ga"], "Ubuntu 24.04 20261101-3");
+    assert_eq!(names["gb"], "Ubuntu 24.04 20261101");
 }
