@@ -133,6 +133,9 @@ pub struct Change {
     pub reason: String,
     /// What changes, field by field (for an import: the source and transfer).
     pub details: Vec<FieldDiff>,
+    /// What an operator should look at before applying (e.g. a downgrade).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Change {
@@ -227,6 +230,7 @@ mod tests {
             version: None,
             reason: "r".into(),
             details: vec![],
+            warnings: vec![],
         }
     }
 

@@ -265,6 +265,32 @@ pub fn apply_diffs(img: &mut GlanceImage, diffs: &[FieldDiff]) {
     }
 }
 
+/// The versions of the images under the stable name that are newer than the locked one:
+/// the lockfile went back (a downgrade, e.g. by hand edit or a revert).
+fn newer_in_glance(version: &str, stable: &str, live: &[&GlanceImage]) -> Vec<String> {
+    let mut newer: Vec<String> = live
+        .iter()
+        .filter(|g| g.name == stable)
+        .filter_map(|g| g.properties.get(VERSION_PROPERTY))
+        .filter(|v| crate::upstream::version::compare(v, version).is_gt())
+        .cloned()
+        .collect();
+    newer.sort();
+    newer.dedup();
+    newer
+}
+
+fn downgrade_warning(version: &str, newer: &[String]) -> Vec<String> {
+    if newer.is_empty() {
+        return vec![];
+    }
+    vec![format!(
+        "downgrade: the lockfile names build {version}, older than {} in Glance; \
+         if that is not intended, restore the lockfile (or run `check`)",
+        newer.join(", ")
+    )]
+}
+
 /// The build date of an image as `YYYYMMDD` (its `image_build_date`, else its creation date).
 fn date_token(img: &GlanceImage) -> String {
     let raw = img
@@ -431,6 +457,7 @@ fn plan_image(
         version: g.properties.get(VERSION_PROPERTY).cloned(),
         reason,
         details,
+        warnings: vec![],
     };
 
     let mut live: Vec<&GlanceImage> = Vec::new();
@@ -470,10 +497,13 @@ fn plan_image(
                 .filter(|g| g.name == want.name)
                 .filter_map(|g| g.properties.get(VERSION_PROPERTY).cloned())
                 .collect();
+            let newer = newer_in_glance(version, &want.name, &live);
             let reason = if previous.is_empty() {
                 format!("no image of version {version}")
-            } else {
+            } else if newer.is_empty() {
                 format!("new build {version} (current: {})", previous.join(", "))
+            } else {
+                format!("older build {version} (current: {})", previous.join(", "))
             };
             let (algo, sum) = lock
                 .build
@@ -492,6 +522,7 @@ fn plan_image(
                     FieldDiff::new("transfer", None, Some(image.transfer.as_str().into())),
                     FieldDiff::new("checksum", None, Some(format!("{algo}:{sum}"))),
                 ],
+                warnings: downgrade_warning(version, &newer),
             });
         }
         Some(cur) => {
@@ -501,7 +532,10 @@ fn plan_image(
                     "{} field(s) differ from the catalog and lockfile",
                     diffs.len()
                 );
-                out.push(change(Action::UpdateMetadata, cur, reason, diffs));
+                let mut c = change(Action::UpdateMetadata, cur, reason, diffs);
+                c.warnings =
+                    downgrade_warning(version, &newer_in_glance(version, &want.name, &live));
+                out.push(c);
             }
         }
     }

@@ -70,6 +70,9 @@ fn change(out: &mut String, c: &Change) {
         c.action.verb()
     );
     let _ = writeln!(out, "      # {}", c.reason);
+    for w in &c.warnings {
+        let _ = writeln!(out, "      ! warning: {w}");
+    }
     // A deletion's rotation diffs are only a fallback; they would distract here.
     if c.action == Action::Delete {
         return;

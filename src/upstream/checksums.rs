@@ -121,14 +121,9 @@ pub fn parse(text: &str) -> Result<ChecksumFile, ChecksumError> {
 
 impl ChecksumFile {
     fn insert(&mut self, entry: ChecksumEntry) -> Result<(), ChecksumError> {
-        if let Some(first) = self
-            .entries
-            .iter()
-            .find(|e| {
-                normalize_name(&e.name) == normalize_name(&entry.name)
-                    && e.algorithm == entry.algorithm
-            })
-        {
+        if let Some(first) = self.entries.iter().find(|e| {
+            normalize_name(&e.name) == normalize_name(&entry.name) && e.algorithm == entry.algorithm
+        }) {
             if first.hex == entry.hex {
                 return Ok(());
             }
@@ -412,14 +407,24 @@ mod tests {
             assert_eq!(ok.entries().len(), 1, "{first} {second}");
             let err = parse(&format!("{A}  {first}\n{B}  {second}\n")).unwrap_err();
             assert!(
-                matches!(err, ChecksumError::Conflict { line: 2, first_line: 1, .. }),
+                matches!(
+                    err,
+                    ChecksumError::Conflict {
+                        line: 2,
+                        first_line: 1,
+                        ..
+                    }
+                ),
                 "{first} {second}: {err:?}"
             );
         }
         let bsd = format!("SHA256 (./a.img) = {A}\nSHA256 (a.img) = {B}\n");
         assert!(matches!(parse(&bsd), Err(ChecksumError::Conflict { .. })));
         let sizes = format!("# ./a.img: 10 bytes\n# a.img: 11 bytes\n{A}  a.img\n");
-        assert!(matches!(parse(&sizes), Err(ChecksumError::SizeConflict { .. })));
+        assert!(matches!(
+            parse(&sizes),
+            Err(ChecksumError::SizeConflict { .. })
+        ));
     }
 
     #[test]

@@ -78,9 +78,11 @@ fn tokens(s: &str) -> Vec<Token<'_>> {
     let mut rest = s;
     while let Some(c) = rest.chars().next() {
         let len = if c.is_ascii_digit() {
-            rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len())
+            rest.find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len())
         } else if c.is_alphabetic() {
-            rest.find(|c: char| !c.is_alphabetic()).unwrap_or(rest.len())
+            rest.find(|c: char| !c.is_alphabetic())
+                .unwrap_or(rest.len())
         } else {
             c.len_utf8()
         };
@@ -91,7 +93,10 @@ fn tokens(s: &str) -> Vec<Token<'_>> {
         } else if c == '~' {
             Token::Pre(0)
         } else if c.is_alphabetic() {
-            match PRE_RELEASES.iter().position(|p| run.eq_ignore_ascii_case(p)) {
+            match PRE_RELEASES
+                .iter()
+                .position(|p| run.eq_ignore_ascii_case(p))
+            {
                 Some(rank) => {
                     // `1.0-rc1`, `1.0.rc1` and `1.0rc1` mean the same pre-release.
                     if matches!(out.last(), Some(Token::Sep(_))) {
@@ -256,10 +261,24 @@ mod tests {
         assert_eq!(compare("41_Beta-1.2", "41-1.4"), Ordering::Less);
         assert_eq!(
             sorted(vec![
-                "1.0.1", "1.0", "1.0rc2", "1.0-rc1", "1.0beta", "1.0alpha2", "1.0.dev3", "0.9",
+                "1.0.1",
+                "1.0",
+                "1.0rc2",
+                "1.0-rc1",
+                "1.0beta",
+                "1.0alpha2",
+                "1.0.dev3",
+                "0.9",
             ]),
             vec![
-                "0.9", "1.0.dev3", "1.0alpha2", "1.0beta", "1.0-rc1", "1.0rc2", "1.0", "1.0.1"
+                "0.9",
+                "1.0.dev3",
+                "1.0alpha2",
+                "1.0beta",
+                "1.0-rc1",
+                "1.0rc2",
+                "1.0",
+                "1.0.1"
             ]
         );
         // A letter that is no pre-release word keeps sorting after (OpenSSL's `1.1.1b`).
@@ -296,8 +315,8 @@ mod tests {
         }
         fn version(&mut self) -> String {
             const PARTS: [&str; 20] = [
-                "0", "00", "1", "01", "2", "10", "20240821", ".", "-", "_", "~", " ", "+",
-                "rc", "RC", "beta", "dev", "a", "b", "x86_",
+                "0", "00", "1", "01", "2", "10", "20240821", ".", "-", "_", "~", " ", "+", "rc",
+                "RC", "beta", "dev", "a", "b", "x86_",
             ];
             (0..self.below(7))
                 .map(|_| PARTS[self.below(PARTS.len())])

@@ -546,3 +546,57 @@ fn a_rotated_name_once_given_is_kept_whatever_its_suffix() {
     assert_eq!(names["ga"], "Ubuntu 24.04 20261101-3");
     assert_eq!(names["gb"], "Ubuntu 24.04 20261101");
 }
+
+#[test]
+fn a_lockfile_moved_to_an_older_build_is_a_warned_downgrade() {
+    let img = image(ID, NAME);
+    let in_glance = lock(ID, "20261120", "2026-11-20");
+    let g = glance_current("g1", &img, &in_glance);
+    // Hand-edited back to an older build that Glance no longer has.
+    let older = lock(ID, "20261101", "2026-11-01");
+    let p = run(&img, &older, std::slice::from_ref(&g));
+    let import = &p.changes[0];
+    assert_eq!(import.action, Action::Import);
+    assert_eq!(import.reason, "older build 20261101 (current: 20261120)");
+    assert_eq!(import.warnings.len(), 1, "{:?}", import.warnings);
+    assert!(
+        import.warnings[0]
+            .starts_with("downgrade: the lockfile names build 20261101, older than 20261120")
+    );
+    // Both renderings of the one plan carry it.
+    let human = crate::reconcile::render::human(&p);
+    assert!(
+        human.contains("! warning: downgrade: the lockfile names build 20261101"),
+        "{human}"
+    );
+    let json = serde_json::to_value(&p).unwrap();
+    assert_eq!(
+        json["changes"][0]["warnings"][0].as_str(),
+        Some(import.warnings[0].as_str())
+    );
+    // A newer build is no downgrade, and says so.
+    let newer = lock(ID, "20261201", "2026-12-01");
+    let p = run(&img, &newer, std::slice::from_ref(&g));
+    assert!(p.changes[0].warnings.is_empty());
+    assert!(p.changes[0].reason.starts_with("new build"));
+    assert!(
+        serde_json::to_value(&p).unwrap()["changes"][0]
+            .get("warnings")
+            .is_none()
+    );
+}
+
+#[test]
+fn a_rollback_to_an_older_image_still_in_glance_is_warned() {
+    let img = image(ID, NAME);
+    let (_, all) = generations(&img);
+    let l = lock(ID, "3", "2026-11-03");
+    let p = run(&img, &l, &all);
+    let promote = p
+        .changes
+        .iter()
+        .find(|c| c.glance_id.as_deref() == Some("g3"))
+        .unwrap();
+    assert_eq!(promote.warnings.len(), 1, "{promote:?}");
+    assert!(promote.warnings[0].contains("older than 4"));
+}
