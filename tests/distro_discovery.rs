@@ -9,7 +9,7 @@ mod support;
 
 use std::path::PathBuf;
 
-use distro_server::{Server, image};
+use distro_server::{Server, image, now};
 use image_crawler::catalog::raw::*;
 use image_crawler::catalog::{Architecture, Image, SignatureMode, Source};
 use image_crawler::lock::{HashAlgorithm, SignatureState};
@@ -71,7 +71,7 @@ fn ubuntu(release: &str) -> Source {
 #[tokio::test]
 async fn ubuntu_takes_the_max_serial_and_verifies_sha256sums() {
     let (_s, f) = server().await;
-    let got = discover(&signed(ubuntu("24.04"), Architecture::X86_64), &f)
+    let got = discover(&signed(ubuntu("24.04"), Architecture::X86_64), &f, now())
         .await
         .unwrap();
     assert_eq!(got.len(), 1);
@@ -99,17 +99,17 @@ async fn ubuntu_pin_and_contradicting_sha256sums() {
     let (_s, f) = server().await;
     let mut img = signed(ubuntu("noble"), Architecture::X86_64);
     img.version.pin = Some("20240523.1".into());
-    let got = discover(&img, &f).await.unwrap();
+    let got = discover(&img, &f, now()).await.unwrap();
     // That release directory publishes no SHA256SUMS: not published, under if-published.
     assert_eq!(
         (got[0].version.as_str(), got[0].signature.status),
         ("20240523.1", SignatureState::NotPublished)
     );
     img.signature.mode = SignatureMode::Required;
-    let err = discover(&img, &f).await.unwrap_err();
+    let err = discover(&img, &f, now()).await.unwrap_err();
     assert!(matches!(err, DiscoverError::Signature { .. }), "{err}");
     // arm64's SHA256SUMS lists another digest than the stream.
-    let err = discover(&signed(ubuntu("24.04"), Architecture::Aarch64), &f)
+    let err = discover(&signed(ubuntu("24.04"), Architecture::Aarch64), &f, now())
         .await
         .unwrap_err();
     assert!(err.to_string().contains("but the stream"), "{err}");
@@ -125,7 +125,7 @@ async fn debian_release_uses_the_dated_ref_and_cross_checks_sha512sums() {
         vendor: "genericcloud".into(),
         format: "qcow2".into(),
     });
-    let got = discover(&signed(src.clone(), Architecture::X86_64), &f)
+    let got = discover(&signed(src.clone(), Architecture::X86_64), &f, now())
         .await
         .unwrap();
     let c = newest(&got);
@@ -146,7 +146,7 @@ async fn debian_release_uses_the_dated_ref_and_cross_checks_sha512sums() {
     assert_eq!(c.signature.status, SignatureState::NotPublished);
     assert_immutable(c);
     // No arm64 manifest in the tree: the 404 names the URL.
-    let err = discover(&signed(src, Architecture::Aarch64), &f)
+    let err = discover(&signed(src, Architecture::Aarch64), &f, now())
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(404), "{err}");
@@ -162,7 +162,7 @@ async fn debian_daily_takes_the_newest_dated_directory_numerically() {
         vendor: "genericcloud".into(),
         format: "qcow2".into(),
     });
-    let got = discover(&signed(src, Architecture::X86_64), &f)
+    let got = discover(&signed(src, Architecture::X86_64), &f, now())
         .await
         .unwrap();
     let c = newest(&got);
@@ -187,6 +187,7 @@ async fn almalinux_gnu_checksum_signed_and_aliases_excluded() {
     let got = discover(
         &signed(Source::Almalinux(rhel("9")), Architecture::X86_64),
         &f,
+        now(),
     )
     .await
     .unwrap();
@@ -212,6 +213,7 @@ async fn almalinux_tampered_checksum_fails_the_signature() {
     let err = discover(
         &signed(Source::Almalinux(rhel("10")), Architecture::X86_64),
         &f,
+        now(),
     )
     .await
     .unwrap_err();
@@ -224,7 +226,7 @@ async fn almalinux_tampered_checksum_fails_the_signature() {
         SignatureMode::Off,
         vec![],
     );
-    let got = discover(&img, &f).await.unwrap();
+    let got = discover(&img, &f, now()).await.unwrap();
     assert_eq!(got[0].signature.status, SignatureState::Off);
 }
 
@@ -234,6 +236,7 @@ async fn rocky_bsd_crlf_duplicates_unsigned() {
     let got = discover(
         &signed(Source::Rocky(rhel("10")), Architecture::Aarch64),
         &f,
+        now(),
     )
     .await
     .unwrap();
@@ -252,7 +255,7 @@ async fn rocky_bsd_crlf_duplicates_unsigned() {
     let mut req = signed(Source::Rocky(rhel("10")), Architecture::Aarch64);
     req.signature.mode = SignatureMode::Required;
     assert!(matches!(
-        discover(&req, &f).await.unwrap_err(),
+        discover(&req, &f, now()).await.unwrap_err(),
         DiscoverError::Signature { .. }
     ));
 }
@@ -263,6 +266,7 @@ async fn centos_stream_date_and_build_number() {
     let got = discover(
         &signed(Source::CentosStream(rhel("9")), Architecture::X86_64),
         &f,
+        now(),
     )
     .await
     .unwrap();
@@ -282,7 +286,7 @@ fn fedora(release: Option<&str>) -> Source {
 #[tokio::test]
 async fn fedora_newest_release_clearsigned_with_compose_date() {
     let (_s, f) = server().await;
-    let got = discover(&signed(fedora(None), Architecture::X86_64), &f)
+    let got = discover(&signed(fedora(None), Architecture::X86_64), &f, now())
         .await
         .unwrap();
     let c = newest(&got);
@@ -301,7 +305,7 @@ async fn fedora_newest_release_clearsigned_with_compose_date() {
 #[tokio::test]
 async fn fedora_40_naming_and_signature_date() {
     let (_s, f) = server().await;
-    let got = discover(&signed(fedora(Some("40")), Architecture::X86_64), &f)
+    let got = discover(&signed(fedora(Some("40")), Architecture::X86_64), &f, now())
         .await
         .unwrap();
     let c = newest(&got);
@@ -321,9 +325,13 @@ async fn fedora_40_naming_and_signature_date() {
 #[tokio::test]
 async fn fedora_release_missing_from_releases_json_via_imagelist_and_tampered() {
     let (_s, f) = server().await;
-    let err = discover(&signed(fedora(Some("43")), Architecture::Aarch64), &f)
-        .await
-        .unwrap_err();
+    let err = discover(
+        &signed(fedora(Some("43")), Architecture::Aarch64),
+        &f,
+        now(),
+    )
+    .await
+    .unwrap_err();
     // Found through imagelist-fedora (1.6 > 1.2), then the tampered line breaks the signature.
     assert!(matches!(err, DiscoverError::Signature { .. }), "{err}");
     assert!(
@@ -344,7 +352,7 @@ fn leap(release: &str) -> Source {
 #[tokio::test]
 async fn opensuse_maps_the_alias_by_hash_to_its_versioned_build() {
     let (_s, f) = server().await;
-    let got = discover(&signed(leap("16.0"), Architecture::X86_64), &f)
+    let got = discover(&signed(leap("16.0"), Architecture::X86_64), &f, now())
         .await
         .unwrap();
     let c = newest(&got);
@@ -360,7 +368,7 @@ async fn opensuse_maps_the_alias_by_hash_to_its_versioned_build() {
     // Build ids carry no date: the .sha256.asc signature's creation day.
     assert_eq!(c.build_date, "2026-11-25");
     // 15.6 has no listing here: no versioned (immutable) name, an error.
-    let err = discover(&signed(leap("15.6"), Architecture::X86_64), &f)
+    let err = discover(&signed(leap("15.6"), Architecture::X86_64), &f, now())
         .await
         .unwrap_err();
     assert!(matches!(err, DiscoverError::NotFound { .. }), "{err}");
@@ -375,6 +383,7 @@ async fn cirros_prefers_stream_sha256_and_respects_series() {
             Architecture::X86_64,
         ),
         &f,
+        now(),
     )
     .await
     .unwrap();
@@ -401,6 +410,7 @@ async fn cirros_prefers_stream_sha256_and_respects_series() {
             Architecture::X86_64,
         ),
         &f,
+        now(),
     )
     .await
     .unwrap();
@@ -418,6 +428,7 @@ async fn cirros_prefers_stream_sha256_and_respects_series() {
             Architecture::Aarch64,
         ),
         &f,
+        now(),
     )
     .await
     .unwrap_err();
@@ -440,7 +451,7 @@ fn alpine(release: Option<&str>) -> Source {
 #[tokio::test]
 async fn alpine_new_naming_bounded_by_releases_json() {
     let (_s, f) = server().await;
-    let got = discover(&signed(alpine(None), Architecture::X86_64), &f)
+    let got = discover(&signed(alpine(None), Architecture::X86_64), &f, now())
         .await
         .unwrap();
     let c = newest(&got);
@@ -457,9 +468,13 @@ async fn alpine_new_naming_bounded_by_releases_json() {
 #[tokio::test]
 async fn alpine_old_naming_dates_from_releases_json() {
     let (_s, f) = server().await;
-    let got = discover(&signed(alpine(Some("3.23")), Architecture::X86_64), &f)
-        .await
-        .unwrap();
+    let got = discover(
+        &signed(alpine(Some("3.23")), Architecture::X86_64),
+        &f,
+        now(),
+    )
+    .await
+    .unwrap();
     let c = newest(&got);
     assert_eq!(c.version, "3.23.4-r0");
     assert_eq!(
@@ -475,7 +490,7 @@ async fn arch_numeric_job_ids_and_binary_sig() {
     let src = Source::Archlinux(ArchSource {
         variant: "cloudimg".into(),
     });
-    let got = discover(&signed(src.clone(), Architecture::X86_64), &f)
+    let got = discover(&signed(src.clone(), Architecture::X86_64), &f, now())
         .await
         .unwrap();
     let c = newest(&got);
@@ -487,7 +502,7 @@ async fn arch_numeric_job_ids_and_binary_sig() {
     assert_eq!(c.build_date, "2026-07-15");
     assert_eq!(c.signature.status, SignatureState::Verified);
     assert!(
-        discover(&signed(src, Architecture::Aarch64), &f)
+        discover(&signed(src, Architecture::Aarch64), &f, now())
             .await
             .is_err()
     );
@@ -502,7 +517,7 @@ async fn ubuntu_daily_stream_unsigned_directory() {
         variant: UbuntuVariant::Server,
         ftype: "disk1.img".into(),
     });
-    let got = discover(&signed(src, Architecture::X86_64), &f)
+    let got = discover(&signed(src, Architecture::X86_64), &f, now())
         .await
         .unwrap();
     let c = newest(&got);
@@ -517,4 +532,60 @@ async fn ubuntu_daily_stream_unsigned_directory() {
     );
     // SHA256SUMS agrees with the stream, but the fixture publishes no SHA256SUMS.gpg.
     assert_eq!(c.signature.status, SignatureState::NotPublished);
+}
+
+/// `min_age` at its boundary: what discovery gathers and what selection takes follow the
+/// one rule (`select::old_enough`): a build is old enough from the first UTC day it is
+/// `min_age` old. Before, discovery compared instants and selection days, so at
+/// `build day + 36h` discovery dropped the older build and selection held the newest:
+/// nothing was taken.
+#[tokio::test]
+async fn min_age_boundary_is_the_same_in_discovery_and_selection() {
+    use image_crawler::upstream::select::{Decision, select};
+    let (_s, f) = server().await;
+    let debian = Source::Debian(DebianSource {
+        release: "13".into(),
+        codename: None,
+        channel: Channel::Daily,
+        vendor: "genericcloud".into(),
+        format: "qcow2".into(),
+    });
+    // (source, older build, newest build, the newest build's day)
+    let cases = [
+        (debian, "20260716-2541", "20260717-2542", "2026-07-17"),
+        (ubuntu("24.04"), "20240605.1", "20240821", "2024-08-21"),
+    ];
+    for (src, older, newest, day) in cases {
+        let day: jiff::civil::Date = day.parse().unwrap();
+        let midnight = |d: jiff::civil::Date| {
+            jiff::tz::TimeZone::UTC
+                .to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
+                .unwrap()
+        };
+        let hours = jiff::SignedDuration::from_hours;
+        let second = jiff::SignedDuration::from_secs(1);
+        // (min_age, now, the build to take)
+        let checks = [
+            (hours(48), midnight(day) + hours(48), newest),
+            (hours(48), midnight(day) + hours(48) - second, older),
+            (hours(36), midnight(day) + hours(36), older),
+            (hours(36), midnight(day) + hours(48), newest),
+        ];
+        for (min_age, now, want) in checks {
+            let mut img = signed(src.clone(), Architecture::X86_64);
+            img.version.min_age = Some(min_age);
+            let got = discover(&img, &f, now).await.unwrap();
+            let versions: Vec<&str> = got.iter().map(|c| c.version.as_str()).collect();
+            let expect: Vec<&str> = if want == newest {
+                vec![newest]
+            } else {
+                vec![older, newest]
+            };
+            assert_eq!(versions, expect, "{min_age:?} at {now}: discovery");
+            match select(got, &img.version, None, now).unwrap() {
+                Decision::Take(c) => assert_eq!(c.version, want, "{min_age:?} at {now}"),
+                other => panic!("{min_age:?} at {now}: {other:?}"),
+            }
+        }
+    }
 }

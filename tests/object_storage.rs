@@ -78,6 +78,7 @@ async fn swift_listing_follows_markers_and_reads_checksum_sidecars() {
         discover(
             &image(src, SignatureMode::IfPublished, vec![]),
             &fetcher(&server),
+            jiff::Timestamp::UNIX_EPOCH,
         )
         .await
         .unwrap(),
@@ -126,6 +127,7 @@ async fn s3_v2_listing_follows_continuation_tokens() {
         discover(
             &image(src, SignatureMode::IfPublished, vec![]),
             &fetcher(&server),
+            jiff::Timestamp::UNIX_EPOCH,
         )
         .await
         .unwrap(),
@@ -175,6 +177,7 @@ async fn s3_v1_listing_with_a_signed_checksum_file() {
         discover(
             &image(built_images(), SignatureMode::Required, vec![key]),
             &fetcher(&server),
+            jiff::Timestamp::UNIX_EPOCH,
         )
         .await
         .unwrap(),
@@ -203,6 +206,7 @@ async fn a_signature_by_another_key_is_refused() {
     let err = discover(
         &image(built_images(), SignatureMode::Required, vec![other]),
         &fetcher(&server),
+        jiff::Timestamp::UNIX_EPOCH,
     )
     .await
     .unwrap_err();
@@ -222,6 +226,7 @@ async fn sidecars_cannot_meet_a_required_signature() {
     let err = discover(
         &image(src, SignatureMode::Required, vec![]),
         &fetcher(&server),
+        jiff::Timestamp::UNIX_EPOCH,
     )
     .await
     .unwrap_err();
@@ -241,6 +246,7 @@ async fn the_wrong_listing_format_and_no_match_are_named() {
     let err = discover(
         &image(wrong, SignatureMode::IfPublished, vec![]),
         &fetcher(&server),
+        jiff::Timestamp::UNIX_EPOCH,
     )
     .await
     .unwrap_err();
@@ -258,6 +264,7 @@ async fn the_wrong_listing_format_and_no_match_are_named() {
     let err = discover(
         &image(none, SignatureMode::IfPublished, vec![]),
         &fetcher(&server),
+        jiff::Timestamp::UNIX_EPOCH,
     )
     .await
     .unwrap_err();

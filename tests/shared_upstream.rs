@@ -11,7 +11,7 @@ mod support;
 
 use std::path::PathBuf;
 
-use distro_server::{Server, image};
+use distro_server::{Server, image, now};
 use image_crawler::catalog::raw::*;
 use image_crawler::catalog::{Architecture, Image, SignatureMode, Source};
 use image_crawler::lock::{HashAlgorithm, SignatureState};
@@ -64,7 +64,7 @@ async fn ubuntu_24_04_amd64_is_20240821_not_the_later_listed_respin() {
         variant: UbuntuVariant::Server,
         ftype: "disk1.img".into(),
     });
-    let got = discover(&img(src, Architecture::X86_64, vec![]), &f)
+    let got = discover(&img(src, Architecture::X86_64, vec![]), &f, now())
         .await
         .unwrap();
     let c = newest(&got);
@@ -130,6 +130,7 @@ async fn debian_12_amd64_is_20250210_2019_with_the_dated_url() {
     let got = discover(
         &img(debian("12", Channel::Release), Architecture::X86_64, vec![]),
         &f,
+        now(),
     )
     .await
     .unwrap();
@@ -158,6 +159,7 @@ async fn debian_13_daily_is_20260717_2542() {
     let got = discover(
         &img(debian("13", Channel::Daily), Architecture::X86_64, vec![]),
         &f,
+        now(),
     )
     .await
     .unwrap();
@@ -180,6 +182,7 @@ async fn debian_13_release_needs_its_dated_sha512sums() {
     let err = discover(
         &img(debian("13", Channel::Release), Architecture::X86_64, vec![]),
         &f,
+        now(),
     )
     .await
     .unwrap_err();
@@ -227,7 +230,7 @@ async fn almalinux_8_9_10() {
         ),
     ];
     for (rel, arch, version, hash) in cases {
-        let got = discover(&img(Source::Almalinux(rhel(rel)), arch, vec![]), &f)
+        let got = discover(&img(Source::Almalinux(rhel(rel)), arch, vec![]), &f, now())
             .await
             .unwrap();
         let c = newest(&got);
@@ -243,6 +246,7 @@ async fn almalinux_8_9_10() {
     let got = discover(
         &img(Source::Almalinux(rhel("9")), Architecture::X86_64, vec![]),
         &f,
+        now(),
     )
     .await
     .unwrap();
@@ -276,7 +280,7 @@ async fn rocky_8_9_10() {
         ),
     ];
     for (rel, arch, version, hash) in cases {
-        let got = discover(&img(Source::Rocky(rhel(rel)), arch, vec![]), &f)
+        let got = discover(&img(Source::Rocky(rhel(rel)), arch, vec![]), &f, now())
             .await
             .unwrap();
         let c = newest(&got);
@@ -289,6 +293,7 @@ async fn rocky_8_9_10() {
     let got = discover(
         &img(Source::Rocky(rhel("10")), Architecture::Aarch64, vec![]),
         &f,
+        now(),
     )
     .await
     .unwrap();
@@ -310,6 +315,7 @@ async fn centos_stream_9_and_10() {
             vec![],
         ),
         &f,
+        now(),
     )
     .await
     .unwrap();
@@ -332,6 +338,7 @@ async fn centos_stream_9_and_10() {
             vec![],
         ),
         &f,
+        now(),
     )
     .await
     .unwrap();
@@ -355,6 +362,7 @@ async fn fedora_44_aarch64_verified_with_the_real_fedora_key() {
     let got = discover(
         &img(src, Architecture::Aarch64, vec![key("fedora.gpg")]),
         &f,
+        now(),
     )
     .await
     .unwrap();
@@ -382,9 +390,13 @@ async fn fedora_newest_release_in_the_real_releases_json_is_40() {
         release: None,
         subvariant: "Cloud_Base".into(),
     });
-    let err = discover(&img(src, Architecture::X86_64, vec![key("fedora.gpg")]), &f)
-        .await
-        .unwrap_err();
+    let err = discover(
+        &img(src, Architecture::X86_64, vec![key("fedora.gpg")]),
+        &f,
+        now(),
+    )
+    .await
+    .unwrap_err();
     // 40 (not "41 Beta"), CHECKSUM name derived from the link's build 1.14; that file is not
     // in the samples.
     assert_eq!(err.status(), Some(404), "{err}");
@@ -406,7 +418,7 @@ async fn opensuse_leap_16_0_verified_with_the_real_opensuse_key() {
     let keys = vec![key(
         "opensuse-project-signing-key-AD485664E901B867051AB15F35A2F86E29B700A4.asc",
     )];
-    let got = discover(&img(src, Architecture::Aarch64, keys), &f)
+    let got = discover(&img(src, Architecture::Aarch64, keys), &f, now())
         .await
         .unwrap();
     let c = newest(&got);
@@ -435,7 +447,7 @@ async fn alpine_latest_stable_3_23_4() {
         bootstrap: "cloudinit".into(),
         cloud: "nocloud".into(),
     });
-    let got = discover(&img(src, Architecture::X86_64, vec![]), &f)
+    let got = discover(&img(src, Architecture::X86_64, vec![]), &f, now())
         .await
         .unwrap();
     let c = newest(&got);
@@ -454,7 +466,7 @@ async fn arch_v20260715_556894() {
     let src = Source::Archlinux(ArchSource {
         variant: "cloudimg".into(),
     });
-    let got = discover(&img(src, Architecture::X86_64, vec![]), &f)
+    let got = discover(&img(src, Architecture::X86_64, vec![]), &f, now())
         .await
         .unwrap();
     let c = newest(&got);
@@ -482,6 +494,7 @@ async fn cirros_released_and_pinned() {
             vec![],
         ),
         &f,
+        now(),
     )
     .await
     .unwrap();
@@ -502,7 +515,7 @@ async fn cirros_released_and_pinned() {
         vec![],
     );
     pinned.version.pin = Some("0.6.2".into());
-    let got = discover(&pinned, &f).await.unwrap();
+    let got = discover(&pinned, &f, now()).await.unwrap();
     let c = newest(&got);
     assert_eq!(
         c.url,

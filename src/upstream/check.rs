@@ -305,7 +305,7 @@ async fn check_image(
         }
     };
     let from = old.as_ref().map(|l| l.build.version.clone());
-    let candidates = match crate::upstream::discover(image, fetcher).await {
+    let candidates = match crate::upstream::discover(image, fetcher, options.now).await {
         Ok(c) => c,
         Err(e) => {
             return ImageReport::failed(

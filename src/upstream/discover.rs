@@ -4,7 +4,12 @@ use crate::catalog::{Image, Source};
 use crate::upstream::{Candidate, DiscoverError, Fetcher, distro, generic, object_storage};
 
 /// All builds of an image the distributor publishes (any order; see [`super::select`]).
-pub async fn discover(image: &Image, fetcher: &Fetcher) -> Result<Vec<Candidate>, DiscoverError> {
+/// `now` is the run's one clock (for `min_age`).
+pub async fn discover(
+    image: &Image,
+    fetcher: &Fetcher,
+    now: jiff::Timestamp,
+) -> Result<Vec<Candidate>, DiscoverError> {
     match &image.source {
         Source::ChecksumDir(s) => generic::checksum_dir(image, s, fetcher).await,
         Source::GithubRelease(s) => generic::github_release(image, s, fetcher).await,
@@ -19,6 +24,6 @@ pub async fn discover(image: &Image, fetcher: &Fetcher) -> Result<Vec<Candidate>
             .await
         }
         Source::Static(s) => generic::static_source(image, s),
-        _ => distro::discover(image, fetcher).await,
+        _ => distro::discover(image, fetcher, now).await,
     }
 }

@@ -11,7 +11,7 @@
 //! ## Contract with the per-distribution modules (`distro/`, the distros branch)
 //!
 //! `src/upstream/distro/mod.rs` provides
-//! `pub async fn discover(image: &Image, fetcher: &Fetcher) -> Result<Vec<Candidate>, DiscoverError>`
+//! `pub async fn discover(image: &Image, fetcher: &Fetcher, now: Timestamp) -> Result<Vec<Candidate>, DiscoverError>`
 //! for every distribution kind of [`crate::catalog::Source`] (all builds it found, any
 //! order; [`select`] applies the catalog's version policy and picks the newest). The
 //! generic kinds (`checksum-dir`, `github-release`, `static`) live in [`generic`]; the

@@ -120,7 +120,7 @@ pub fn select(
     let chosen = match policy.min_age {
         None => newest,
         Some(min_age) => {
-            let old_enough = |c: &Candidate| ready_on(c, min_age).is_some_and(|d| d <= today(now));
+            let old_enough = |c: &Candidate| old_enough(&c.build_date, min_age, now);
             let ripe = candidates.iter().rev().find(|c| old_enough(c)).cloned();
             let newer_than_locked = |c: &Candidate| {
                 locked.is_none_or(|l| version::compare(&c.version, &l.version) == Ordering::Greater)
@@ -129,7 +129,7 @@ pub fn select(
                 Some(c) if c == newest => c,
                 Some(c) if newer_than_locked(&c) => c,
                 _ => {
-                    let ready = ready_on(&newest, min_age)
+                    let ready = ready_on(&newest.build_date, min_age)
                         .map(|d| d.to_string())
                         .unwrap_or_else(|| "unknown".into());
                     // Locked build is the newest there is, or still the one to keep.
@@ -159,13 +159,17 @@ fn newest_last(a: &Candidate, b: &Candidate) -> Ordering {
     version::compare(&a.version, &b.version).then_with(|| a.build_date.cmp(&b.build_date))
 }
 
-fn today(now: jiff::Timestamp) -> jiff::civil::Date {
-    jiff::tz::TimeZone::UTC.to_datetime(now).date()
+/// THE `min_age` rule, for discovery and selection alike: a build dated `YYYY-MM-DD` is old
+/// enough from the first UTC day it is `min_age` old ([`ready_on`]), all of that day. A
+/// build without a valid date is never old enough.
+pub fn old_enough(build_date: &str, min_age: jiff::SignedDuration, now: jiff::Timestamp) -> bool {
+    let today = jiff::tz::TimeZone::UTC.to_datetime(now).date();
+    ready_on(build_date, min_age).is_some_and(|d| d <= today)
 }
 
 /// The first UTC day a build is `min_age` old (build dates are days: counted from 00:00 UTC).
-fn ready_on(c: &Candidate, min_age: jiff::SignedDuration) -> Option<jiff::civil::Date> {
-    let date: jiff::civil::Date = c.build_date.parse().ok()?;
+pub fn ready_on(build_date: &str, min_age: jiff::SignedDuration) -> Option<jiff::civil::Date> {
+    let date: jiff::civil::Date = build_date.parse().ok()?;
     let utc = jiff::tz::TimeZone::UTC;
     let start = utc
         .to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))

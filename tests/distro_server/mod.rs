@@ -52,3 +52,9 @@ pub fn image(source: Source, arch: Architecture, mode: SignatureMode, keys: Vec<
     image.signature = Signature { mode, keys };
     image
 }
+
+/// The one clock of a discovery run in these tests (after every fixture build).
+#[allow(dead_code)]
+pub fn now() -> jiff::Timestamp {
+    "2026-12-01T00:00:00Z".parse().unwrap()
+}

@@ -32,6 +32,7 @@ pub async fn discover(
     image: &Image,
     source: &ArchSource,
     fetcher: &Fetcher,
+    now: jiff::Timestamp,
 ) -> Result<Vec<Candidate>, DiscoverError> {
     if image.architecture != Architecture::X86_64 {
         return Err(DiscoverError::not_found(
@@ -51,7 +52,7 @@ pub async fn discover(
         |s| version::build_date(s),
         ROOT,
         what,
-        jiff::Timestamp::now(),
+        now,
     )?;
     let mut out = Vec::new();
     for id in ids {

@@ -132,6 +132,7 @@ pub async fn discover(
     image: &Image,
     source: &DebianSource,
     fetcher: &Fetcher,
+    now: jiff::Timestamp,
 ) -> Result<Vec<Candidate>, DiscoverError> {
     let codename = match &source.codename {
         Some(c) => c.clone(),
@@ -152,7 +153,7 @@ pub async fn discover(
         Channel::Release => Ok(vec![
             release_build(image, source, &codename, arch, fetcher).await?,
         ]),
-        Channel::Daily => daily_builds(image, source, &codename, arch, fetcher).await,
+        Channel::Daily => daily_builds(image, source, &codename, arch, fetcher, now).await,
     }
 }
 
@@ -208,6 +209,7 @@ async fn daily_builds(
     codename: &str,
     arch: &str,
     fetcher: &Fetcher,
+    now: jiff::Timestamp,
 ) -> Result<Vec<Candidate>, DiscoverError> {
     let dir_url = format!("{ROOT}{codename}/daily/");
     let page = fetcher.get(&dir_url).await?;
@@ -220,7 +222,7 @@ async fn daily_builds(
         |s| version::build_date(s),
         &dir_url,
         what,
-        jiff::Timestamp::now(),
+        now,
     )?;
     let mut out = Vec::new();
     for id in ids {

@@ -38,10 +38,17 @@ use crate::upstream::signature::Checked;
 use crate::upstream::{Candidate, Fetcher, listing, signature, version};
 
 /// Discovers the builds of one catalog image from its distributor's metadata.
-pub async fn discover(image: &Image, fetcher: &Fetcher) -> Result<Vec<Candidate>, DiscoverError> {
+///
+/// `now` is the one clock of a run (the `min_age` rule needs it); discovery never reads
+/// the system clock itself.
+pub async fn discover(
+    image: &Image,
+    fetcher: &Fetcher,
+    now: jiff::Timestamp,
+) -> Result<Vec<Candidate>, DiscoverError> {
     let found = match &image.source {
-        Source::Ubuntu(s) => ubuntu::discover(image, s, fetcher).await?,
-        Source::Debian(s) => debian::discover(image, s, fetcher).await?,
+        Source::Ubuntu(s) => ubuntu::discover(image, s, fetcher, now).await?,
+        Source::Debian(s) => debian::discover(image, s, fetcher, now).await?,
         Source::Almalinux(s) => rhel::discover(image, rhel::Family::Alma, s, fetcher).await?,
         Source::Rocky(s) => rhel::discover(image, rhel::Family::Rocky, s, fetcher).await?,
         Source::CentosStream(s) => {
@@ -51,7 +58,7 @@ pub async fn discover(image: &Image, fetcher: &Fetcher) -> Result<Vec<Candidate>
         Source::OpensuseLeap(s) => opensuse::discover(image, s, fetcher).await?,
         Source::Cirros(s) => cirros::discover(image, s, fetcher).await?,
         Source::Alpine(s) => alpine::discover(image, s, fetcher).await?,
-        Source::Archlinux(s) => arch::discover(image, s, fetcher).await?,
+        Source::Archlinux(s) => arch::discover(image, s, fetcher, now).await?,
         Source::ChecksumDir(_)
         | Source::GithubRelease(_)
         | Source::ObjectStorage(_)
@@ -126,17 +133,8 @@ pub fn for_selection<T>(
     else {
         return Ok(vec![newest]);
     };
-    let old_enough = |t: &T| {
-        date_of(t)
-            .and_then(|d| d.parse::<jiff::civil::Date>().ok())
-            .and_then(|d| {
-                jiff::tz::TimeZone::UTC
-                    .to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
-                    .ok()
-            })
-            .and_then(|start| start.checked_add(min_age).ok())
-            .is_some_and(|ready| ready <= now)
-    };
+    let old_enough =
+        |t: &T| date_of(t).is_some_and(|d| crate::upstream::select::old_enough(&d, min_age, now));
     if old_enough(&newest) {
         return Ok(vec![newest]);
     }

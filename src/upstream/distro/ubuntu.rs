@@ -145,6 +145,7 @@ pub async fn discover(
     image: &Image,
     source: &UbuntuSource,
     fetcher: &Fetcher,
+    now: jiff::Timestamp,
 ) -> Result<Vec<Candidate>, DiscoverError> {
     let url = stream_url(source.variant, source.channel);
     let stream = fetcher.get(&url).await?;
@@ -162,7 +163,6 @@ pub async fn discover(
         image.architecture.debian()
     );
     let date = |c: &Candidate| Some(c.build_date.clone());
-    let now = jiff::Timestamp::now();
     let mut picked = d::for_selection(image, all, |c| &c.version, date, &url, &what, now)?;
     for build in &mut picked {
         build.signature = release_dir_evidence(image, fetcher, build).await?;
