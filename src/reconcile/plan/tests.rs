@@ -504,7 +504,9 @@ fn an_operators_canonical_image_source_is_not_reverted_to_the_locked_alias() {
         actions(&run(&img, &l, &[mirror])),
         [(Action::UpdateMetadata, Some("g1"))]
     );
+}
 
+#[test]
 fn a_rotated_name_once_given_is_kept_whatever_its_suffix() {
     let img = image(ID, NAME);
     let l = lock(ID, "20261101", "2026-11-01");
