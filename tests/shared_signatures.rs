@@ -184,3 +184,100 @@ fn real_checksum_files_parse() {
         ["AlmaLinux-9-GenericCloud-9.8-20260526.x86_64.qcow2"]
     );
 }
+
+/// The vendor keys shipped in catalog/keys/ are the ones in ../shared/vendor-keys, load with
+/// valid self-signatures, and carry the fingerprints catalog/keys/README.md names.
+#[test]
+fn shipped_vendor_keys_match_their_source_and_readme() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("catalog/keys/README.md")).unwrap();
+    for (file, source, fprs) in [
+        (
+            "almalinux-8.asc",
+            "RPM-GPG-KEY-AlmaLinux-8.asc",
+            &[
+                "5E9B8F5617B5066CE92057C3488FCF7C3ABB34F8",
+                "BC5EDDCADF502C077F1582882AE81E8ACED7258B",
+            ][..],
+        ),
+        (
+            "almalinux-9.asc",
+            "RPM-GPG-KEY-AlmaLinux-9.asc",
+            &["BF18AC2876178908D6E71267D36CB86CB86B3716"][..],
+        ),
+        (
+            "rocky-8.asc",
+            "RPM-GPG-KEY-Rocky-8.asc",
+            &["7051C470A929F454CEBE37B715AF5DAC6D745A60"][..],
+        ),
+        (
+            "rocky-9.asc",
+            "RPM-GPG-KEY-Rocky-9.asc",
+            &["21CB256AE16FC54C6E652949702D426D350D275D"][..],
+        ),
+    ] {
+        let shipped = root.join("catalog/keys").join(file);
+        let vendor = samples().join("../vendor-keys").join(source);
+        assert_eq!(
+            std::fs::read(&shipped).unwrap(),
+            std::fs::read(&vendor).unwrap(),
+            "{file} is the vendor's key, unmodified"
+        );
+        let ring = Keyring::load(&[shipped]).unwrap();
+        assert_eq!(ring.fingerprints(), fprs, "{file}");
+        for fpr in fprs {
+            assert!(readme.contains(fpr), "README names {fpr}");
+        }
+        assert!(readme.contains(&format!("`{file}`")), "README lists {file}");
+    }
+}
+
+/// No shipped entry fails out of the box for want of a key: whatever checks signatures has
+/// keys, and every key file it names exists and loads.
+#[test]
+fn every_shipped_entry_that_checks_signatures_has_its_keys() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog");
+    let catalog = image_crawler::catalog::load(&root).unwrap_or_else(|d| panic!("{d:?}"));
+    let mut checked = 0;
+    for (id, image) in &catalog.images {
+        if image.signature.mode == SignatureMode::Off || !image.enabled {
+            continue;
+        }
+        // Discovery of these never fetches a signature (none is published), so
+        // `if-published` without keys just records `not-published`.
+        let unsigned = ["cirros", "debian", "centos-stream"]
+            .iter()
+            .any(|p| id.starts_with(p));
+        if image.signature.mode == SignatureMode::IfPublished && unsigned {
+            continue;
+        }
+        assert!(
+            !image.signature.keys.is_empty(),
+            "{id}: policy {:?} without keys fails whenever a signature is published",
+            image.signature.mode
+        );
+        Keyring::load(&image.signature.keys).unwrap_or_else(|e| panic!("{id}: {e}"));
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} entries check signatures");
+    for id in [
+        "archlinux",
+        "alpine",
+        "alpine-arm64",
+        "almalinux-10",
+        "rocky-10",
+    ] {
+        assert_eq!(
+            catalog.images[id].signature.mode,
+            SignatureMode::Off,
+            "{id}"
+        );
+    }
+    for id in ["almalinux-8", "almalinux-9", "rocky-8"] {
+        assert_eq!(
+            catalog.images[id].signature.mode,
+            SignatureMode::Required,
+            "{id}"
+        );
+    }
+}

@@ -113,8 +113,23 @@ impl Keyring {
             path: origin.to_owned(),
             message,
         };
-        let (keys, _) = SignedPublicKey::from_reader_many(bytes).map_err(|e| err(e.to_string()))?;
         let before = self.keys.len();
+        // A vendor file may hold several armour blocks one after the other (AlmaLinux 8).
+        for block in armour_blocks(bytes) {
+            self.add_block(block, &err)?;
+        }
+        if self.keys.len() == before {
+            return Err(err("no public key in the file".into()));
+        }
+        Ok(())
+    }
+
+    fn add_block(
+        &mut self,
+        bytes: &[u8],
+        err: &impl Fn(String) -> SignatureError,
+    ) -> Result<(), SignatureError> {
+        let (keys, _) = SignedPublicKey::from_reader_many(bytes).map_err(|e| err(e.to_string()))?;
         for key in keys {
             let key = key.map_err(|e| err(e.to_string()))?;
             if self_signature(&key).is_none() {
@@ -124,9 +139,6 @@ impl Keyring {
                 )));
             }
             self.keys.push(key);
-        }
-        if self.keys.len() == before {
-            return Err(err("no public key in the file".into()));
         }
         Ok(())
     }
@@ -253,6 +265,25 @@ impl Keyring {
         };
         Err(refusal(worst, url, keys()))
     }
+}
+
+/// The armour blocks of a key file, or the whole file when it is binary or has one block.
+fn armour_blocks(bytes: &[u8]) -> Vec<&[u8]> {
+    const BEGIN: &[u8] = b"-----BEGIN PGP PUBLIC KEY BLOCK-----";
+    let starts: Vec<usize> = bytes
+        .windows(BEGIN.len())
+        .enumerate()
+        .filter(|(_, w)| *w == BEGIN)
+        .map(|(i, _)| i)
+        .collect();
+    if starts.len() < 2 {
+        return vec![bytes];
+    }
+    starts
+        .iter()
+        .enumerate()
+        .map(|(n, &at)| &bytes[at..starts.get(n + 1).copied().unwrap_or(bytes.len())])
+        .collect()
 }
 
 fn refusal(report: &SigReport, url: &str, keys: String) -> SignatureError {
