@@ -31,6 +31,8 @@ export PATH="$VENV/bin:$PATH"
 export ANSIBLE_HOME="$ROOT/tests/.cache/ansible-home"
 export ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0 ANSIBLE_RETRY_FILES_ENABLED=0
 export ANSIBLE_PYTHON_INTERPRETER="$VENV/bin/python"
+# Zuul's `zuul_return` exists only on a Zuul executor; a stand-in records what would be returned.
+export ANSIBLE_LIBRARY="$ROOT/tests/zuul-stubs/library"
 
 cd "$ROOT"
 
@@ -38,6 +40,20 @@ cd "$ROOT"
 say "zuulcilint .zuul.yaml"
 zuulcilint --warnings-as-errors --check-playbook-paths .zuul.yaml >/dev/null \
   || { zuulcilint --check-playbook-paths .zuul.yaml || true; fail "zuulcilint"; }
+
+say "zuul-secrets: every job's secrets reach one of its playbooks"
+python .ci/zuul-secrets.py .zuul.yaml || fail "a job's secret reaches no playbook (see above)"
+# The rule must be able to fail: a secret on a job whose only playbook is its parent's.
+BAD=$(mktemp)
+cat > "$BAD" <<'YAML'
+- job: {name: parent-with-run, abstract: true, run: playbooks/apply.yaml}
+- job:
+    name: child-with-secret
+    parent: parent-with-run
+    secrets: [{name: cloud, secret: some-secret}]
+YAML
+if python .ci/zuul-secrets.py "$BAD" 2>/dev/null; then rm -f "$BAD"; fail "zuul-secrets.py accepted a secret that reaches no playbook"; fi
+rm -f "$BAD"
 
 say "ansible-playbook --syntax-check playbooks/*.yaml"
 for p in playbooks/*.yaml; do
@@ -226,6 +242,54 @@ REFS_AFTER=$(git --git-dir "$T/remote.git" for-each-ref)
 grep -q '"outcome": "already-proposed"' "$T/run2-collected/propose.json" \
   || fail "run 2 did not report already-proposed"
 say "run 2: remote unchanged (already proposed)"
+
+# --- pre.yaml: a prebuilt binary is installed only when its sha256 matches -----------------
+mkdir -p "$T/upstream/bin"
+cp "$BIN" "$T/upstream/bin/image-crawler"
+BIN_SHA=$(sha256sum "$BIN" | cut -d' ' -f1)
+install_prebuilt() { # sha256 dest
+  ansible-playbook -i localhost, -c local playbooks/pre.yaml \
+    -e "image_crawler_binary_url=http://127.0.0.1:$PORT/bin/image-crawler" \
+    -e "image_crawler_binary_sha256=$1" -e "image_crawler_install_path=$2" \
+    -e "image_crawler_project_dir=$ROOT"
+}
+say "pre.yaml: prebuilt binary (sha256-checked)"
+install_prebuilt "$BIN_SHA" "$T/prebuilt/image-crawler" > "$T/prebuilt.log" 2>&1 \
+  || { cat "$T/prebuilt.log" >&2; fail "pre.yaml did not install the prebuilt binary"; }
+"$T/prebuilt/image-crawler" --version >/dev/null || fail "the installed prebuilt binary does not run"
+if install_prebuilt "$(printf '0%.0s' $(seq 64))" "$T/wrong/image-crawler" > "$T/wrong.log" 2>&1; then
+  fail "pre.yaml installed a binary whose sha256 does not match"
+fi
+[ ! -e "$T/wrong/image-crawler" ] || fail "a binary with the wrong sha256 was left installed"
+
+# --- audit.yaml against the test Glance: the Markdown report is written --------------------
+if [ -n "${IMAGE_CRAWLER_TEST_CLOUDS:-}" ]; then
+  say "audit.yaml against the test cloud"
+  python - "$IMAGE_CRAWLER_TEST_CLOUDS" "$T/audit.vars.json" "$ROOT" "$BIN" "$T/audit-logs" <<'PY'
+import json, sys
+clouds, out, root, binary, logs = sys.argv[1:]
+json.dump({"cloud": {"clouds_yaml": open(clouds).read()}, "image_crawler_clouds": ["gk-demo"],
+           "image_crawler_project_dir": root, "image_crawler_bin": binary,
+           "image_crawler_log_dir": logs, "image_crawler_audit_fail_on_errors": False,
+           "zuul": {"executor": {}},
+           # Zuul has the node's facts before a play starts; the play's `environment` needs it.
+           "ansible_user_dir": logs + "-home"},
+          open(out, "w"))
+PY
+  ZUUL_RETURN_FILE="$T/audit-return.jsonl" ansible-playbook -i localhost, -c local playbooks/audit.yaml -e "@$T/audit.vars.json" \
+    > "$T/audit.log" 2>&1 || { cat "$T/audit.log" >&2; fail "audit.yaml"; }
+  head -1 "$T/audit-logs/audit-gk-demo.md" | grep -q '^# SCS image audit: cloud `gk-demo`$' \
+    || fail "audit.yaml wrote no Markdown report"
+  grep -q '"images_in_scope"' "$T/audit-logs/audit-gk-demo.json" || fail "audit.yaml kept no JSON report"
+  grep -q '"url": "image-crawler/audit-gk-demo.md"' "$T/audit-return.jsonl" 2>/dev/null \
+    || fail "audit.yaml returned no artifact for the report"
+  [ ! -e "$T/audit-logs-home/.config/openstack/clouds.yaml" ] || fail "audit.yaml left the credential behind"
+  say "audit.yaml: $(sed -n 3p "$T/audit-logs/audit-gk-demo.md")"
+elif [ "${CI:-}" = true ]; then
+  fail "IMAGE_CRAWLER_TEST_CLOUDS is not set: tests/run.sh starts the test cloud before this script"
+else
+  say "SKIPPING audit.yaml: IMAGE_CRAWLER_TEST_CLOUDS is not set (tests/run.sh sets it)"
+fi
 
 if [ "$MODE" = partial ]; then
   echo "zuul-check: OK (PARTIAL: \`check\` is not implemented; the lockfile was written by the script)"
