@@ -276,3 +276,51 @@ async fn the_wrong_listing_format_and_no_match_are_named() {
         "the upstream URL, not the mirror: {text}"
     );
 }
+
+/// What `image-crawler build` publishes (`<id>/<build time>/<id>.qcow2` + `SHA256SUMS`) is
+/// discovered through a `diskimage-builder` source exactly like a distributor's release.
+#[tokio::test]
+async fn diskimage_builder_builds_are_discovered_where_they_are_published() {
+    use image_crawler::catalog::raw::{DiskimageBuilderSource, PublishTarget};
+    let server = FixtureServer::start(root());
+    let recipe = DiskimageBuilderSource {
+        elements: vec!["vm".into(), "debian-minimal".into()],
+        release: "bookworm".into(),
+        mirror: "http://deb.debian.org/debian".into(),
+        security_mirror: None,
+        environment: Default::default(),
+        publish: PublishTarget {
+            url: format!("{SWIFT}v1/AUTH_test/builds"),
+            listing: ObjectListing::Swift,
+            signed: false,
+        },
+    };
+    let mut image = Image::new(
+        "debian-12-dib",
+        Source::DiskimageBuilder(recipe),
+        Architecture::X86_64,
+    );
+    image.signature = Signature {
+        mode: SignatureMode::IfPublished,
+        keys: vec![],
+    };
+    let found = sorted(discover(&image, &fetcher(&server)).await.unwrap());
+    let versions: Vec<&str> = found.iter().map(|c| c.version.as_str()).collect();
+    assert_eq!(versions, ["20261101T030000Z", "20261201T030000Z"]);
+    let newest = found.last().unwrap();
+    let key = "debian-12-dib/20261201T030000Z/debian-12-dib.qcow2";
+    assert_eq!(newest.url, format!("{SWIFT}v1/AUTH_test/builds/{key}"));
+    assert_eq!(newest.build_date, "2026-12-01");
+    assert_eq!(
+        newest.checksums[&HashAlgorithm::Sha256],
+        sha256_of(root().join("swift/v1/AUTH_test/builds").join(key))
+    );
+    // One listing page plus the empty one; neither manifest.json nor the image is fetched.
+    assert_eq!(requests_to(&server, "/swift/v1/AUTH_test/builds"), 2);
+    assert!(
+        !server
+            .log()
+            .iter()
+            .any(|(p, _)| p.ends_with(".qcow2") || p.ends_with(".json"))
+    );
+}
