@@ -304,7 +304,11 @@ async fn diskimage_builder_builds_are_discovered_where_they_are_published() {
         mode: SignatureMode::IfPublished,
         keys: vec![],
     };
-    let found = sorted(discover(&image, &fetcher(&server)).await.unwrap());
+    let found = sorted(
+        discover(&image, &fetcher(&server), jiff::Timestamp::UNIX_EPOCH)
+            .await
+            .unwrap(),
+    );
     let versions: Vec<&str> = found.iter().map(|c| c.version.as_str()).collect();
     assert_eq!(versions, ["20261101T030000Z", "20261201T030000Z"]);
     let newest = found.last().unwrap();
