@@ -19,14 +19,14 @@
 //!      re-reads the upstream file as a stream (hashing only, nothing stored) and compares both
 //!      the lockfile checksum and Glance's sha512: the cost is one extra download, the gain is
 //!      that web-download is verified like every other path;
-//! 3. verification: size and every lockfile checksum of the streamed bytes, then Glance's
+//! 3. verification: size and the lockfile's strongest checksum of the streamed bytes (hashed
+//!    off the I/O path, see [`super::transfer`]), then Glance's
 //!    `size` and `os_hash_value` against what was sent; any mismatch or failure deletes the new
 //!    image;
 //! 4. promotion: ONE patch gives it the stable name, the target visibility and `protected`.
 //!    The image it replaces still has the stable name; the plan's `Rotate` renames it next.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::Context as _;
@@ -35,7 +35,7 @@ use reqwest::Method;
 use serde::Serialize;
 
 use super::plan::{apply_diffs, desired};
-use super::transfer::{self, GlanceCheck, Hasher, SharedHasher};
+use super::transfer::{self, GLANCE_DEFAULT_HASH, GlanceCheck, Pipeline};
 use super::{Action, Change, Plan, tmp_name};
 use crate::catalog::{ID_PROPERTY, Image, Transfer};
 use crate::lock::{HashAlgorithm, LockedImage};
@@ -439,9 +439,8 @@ impl Executor<'_> {
         let url = self.fetcher.effective_url(&lock.build.url);
         match image.transfer {
             Transfer::Stream | Transfer::GlanceDirect => {
-                let hasher: SharedHasher =
-                    Arc::new(Mutex::new(Some(Hasher::for_build(&lock.build))));
-                let body = self.upstream_stream(&url, lock, hasher.clone()).await?;
+                let pass = Pipeline::for_build(&lock.build, Some(GLANCE_DEFAULT_HASH));
+                let body = self.upstream_stream(&url, lock, &pass).await?;
                 if image.transfer == Transfer::Stream {
                     self.glance
                         .upload(gid, body, None)
@@ -455,7 +454,7 @@ impl Executor<'_> {
                         .map_err(OsError::into_anyhow)
                         .context("staging in Glance failed")?;
                 }
-                let digests = transfer::finish(&hasher).context("the upload ended early")?;
+                let digests = pass.finish().await.context("the upload ended early")?;
                 transfer::verify_against_lock(&lock.build, &digests)
                     .with_context(|| format!("the bytes of {url} are not the locked build"))?;
                 if image.transfer == Transfer::GlanceDirect {
@@ -464,13 +463,13 @@ impl Executor<'_> {
                         .await
                         .map_err(OsError::into_anyhow)?;
                 }
-                let expected = ExpectedHash {
-                    algo: "sha512".into(),
-                    value: digests.sha512.clone(),
-                };
+                let expected = digests.get(GLANCE_DEFAULT_HASH).map(|v| ExpectedHash {
+                    algo: GLANCE_DEFAULT_HASH.as_str().into(),
+                    value: v.to_owned(),
+                });
                 let img = self
                     .glance
-                    .wait_active(gid, image.transfer.as_str(), &self.wait, Some(&expected))
+                    .wait_active(gid, image.transfer.as_str(), &self.wait, expected.as_ref())
                     .await
                     .map_err(OsError::into_anyhow)?;
                 let glance = transfer::verify_against_glance(
@@ -522,13 +521,13 @@ impl Executor<'_> {
                     });
                 }
                 // No comparable hash: re-read upstream as a stream, hashing only.
-                let hasher: SharedHasher =
-                    Arc::new(Mutex::new(Some(Hasher::for_build(&lock.build))));
-                let body = self.upstream_stream(&url, lock, hasher.clone()).await?;
+                let glance_algo = img.os_hash_algo.as_deref().and_then(HashAlgorithm::parse);
+                let pass = Pipeline::for_build(&lock.build, glance_algo);
+                let body = self.upstream_stream(&url, lock, &pass).await?;
                 body.try_for_each(|_| async { Ok(()) })
                     .await
                     .with_context(|| format!("cannot re-read {url} to verify the web-download"))?;
-                let digests = transfer::finish(&hasher).context("the re-read ended early")?;
+                let digests = pass.finish().await.context("the re-read ended early")?;
                 transfer::verify_against_lock(&lock.build, &digests)
                     .with_context(|| format!("the bytes of {url} are not the locked build"))?;
                 let glance = transfer::verify_against_glance(
@@ -556,7 +555,7 @@ impl Executor<'_> {
         &self,
         url: &str,
         lock: &LockedImage,
-        hasher: SharedHasher,
+        pass: &Pipeline,
     ) -> anyhow::Result<
         impl futures_util::Stream<Item = Result<bytes::Bytes, reqwest::Error>> + Send + 'static,
     > {
@@ -570,7 +569,7 @@ impl Executor<'_> {
         let resp = crate::http::check(&method, url, resp).await?;
         let total = resp.content_length().or(lock.build.size);
         let tick = self.progress.start(&lock.id, total);
-        Ok(transfer::hashing(resp.bytes_stream(), hasher, tick))
+        Ok(pass.feed(resp.bytes_stream(), tick))
     }
 }
 
@@ -581,7 +580,13 @@ struct Verified {
 }
 
 fn summary(lock: &LockedImage, glance: &GlanceCheck) -> String {
-    let algos: Vec<&str> = lock.build.checksums.keys().map(|a| a.as_str()).collect();
+    // Only the strongest lockfile checksum is computed and compared (transfer::needed).
+    let algos: Vec<&str> = lock
+        .build
+        .strongest_checksum()
+        .map(|(a, _)| a.as_str())
+        .into_iter()
+        .collect();
     let ours = format!("{} match lockfile", algos.join("+"));
     match glance {
         GlanceCheck::Matches(a) => format!("{ours}; Glance {a} matches"),

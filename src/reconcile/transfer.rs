@@ -1,112 +1,247 @@
-//! Moving image bytes with verification: a stream adapter that hashes (and counts, and reports
-//! progress for) every chunk on its way from upstream to Glance, in constant memory, and the
-//! pure checks of the result against the lockfile and against Glance's own multihash.
+//! Moving image bytes with verification, and the pure checks of the result against the lockfile
+//! and against Glance's own multihash.
 //!
-//! Always computed: the lockfile's strongest algorithm (what upstream vouches for) and sha512
-//! (Glance's default `os_hash_algo`), so one pass proves both "these are the published bytes"
-//! and "Glance stored exactly these bytes".
+//! The bytes pass through untouched; a copy of every chunk (a cheap `Bytes` clone, no copy of
+//! the data) goes through a bounded channel to ONE blocking thread that runs the byte
+//! [`Consumer`]s in order. So hashing never sits on the I/O path (the upload is not stalled by
+//! a hash round unless the hasher falls `CHANNEL_CHUNKS` chunks behind, which is the
+//! back-pressure that keeps memory constant).
+//!
+//! Only the digests that are needed are computed: the lockfile's strongest algorithm (what
+//! upstream vouches for) and Glance's `os_hash_algo` (sha512 unless the operator configured
+//! `hashing_algorithm`) when the two differ. Never md5, unless it is all the lockfile has:
+//! Glance 33 still computes the legacy md5 `checksum`, but nothing here compares it.
+//!
+//! Consumers compose: a signature verifier (the Alpine `.asc` over the image bytes) is one more
+//! consumer of the same pass, and a streaming decompressor is a consumer that owns consumers of
+//! its own (its [`Digests`] go to [`Digests::inner`]), so the compressed and the decompressed
+//! digests come out of one read.
 
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt as _};
 use sha2::{Digest as _, Sha256, Sha512};
+use tokio::sync::mpsc;
 
 use crate::lock::{Build, HashAlgorithm};
 
-/// Running digests of a stream.
-#[derive(Default)]
-pub struct Hasher {
-    bytes: u64,
-    sha256: Option<Sha256>,
-    sha512: Sha512,
-    md5: Option<md5::Md5>,
+/// The `os_hash_algo` of a Glance with the default `hashing_algorithm`.
+pub const GLANCE_DEFAULT_HASH: HashAlgorithm = HashAlgorithm::Sha512;
+
+/// Chunks in flight between the I/O path and the consumer thread (constant memory: a few
+/// hundred KiB with hyper's chunk sizes).
+const CHANNEL_CHUNKS: usize = 32;
+
+/// A stage that sees every byte of a transfer, in order, on the consumer thread.
+pub trait Consumer: Send + 'static {
+    fn update(&mut self, chunk: &[u8]);
+    /// Adds what this consumer found to `out` (a digest, a verdict in `checks`).
+    fn finish(self: Box<Self>, out: &mut Digests);
 }
 
-impl Hasher {
-    /// A hasher computing sha512 plus whatever else the lock's checksums need.
-    pub fn for_build(build: &Build) -> Self {
-        let wants = |a| build.checksums.contains_key(&a);
-        Self {
-            bytes: 0,
-            sha256: wants(HashAlgorithm::Sha256).then(Sha256::new),
-            sha512: Sha512::new(),
-            md5: wants(HashAlgorithm::Md5).then(md5::Md5::new),
-        }
-    }
+/// A running digest of one algorithm.
+pub enum Digester {
+    Sha256(Sha256),
+    Sha512(Sha512),
+    Md5(md5::Md5),
+}
 
-    pub fn update(&mut self, chunk: &[u8]) {
-        self.bytes += chunk.len() as u64;
-        if let Some(h) = &mut self.sha256 {
-            h.update(chunk);
-        }
-        self.sha512.update(chunk);
-        if let Some(h) = &mut self.md5 {
-            h.update(chunk);
-        }
-    }
-
-    pub fn finish(self) -> Digests {
-        Digests {
-            bytes: self.bytes,
-            sha256: self.sha256.map(|h| hex::encode(h.finalize())),
-            sha512: hex::encode(self.sha512.finalize()),
-            md5: self.md5.map(|h| hex::encode(h.finalize())),
+impl Digester {
+    pub fn new(algo: HashAlgorithm) -> Self {
+        match algo {
+            HashAlgorithm::Sha256 => Self::Sha256(Sha256::new()),
+            HashAlgorithm::Sha512 => Self::Sha512(Sha512::new()),
+            HashAlgorithm::Md5 => Self::Md5(md5::Md5::new()),
         }
     }
 }
 
-/// The digests of everything that went through.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl Consumer for Digester {
+    fn update(&mut self, chunk: &[u8]) {
+        match self {
+            Self::Sha256(h) => h.update(chunk),
+            Self::Sha512(h) => h.update(chunk),
+            Self::Md5(h) => h.update(chunk),
+        }
+    }
+
+    fn finish(self: Box<Self>, out: &mut Digests) {
+        let (algo, hex) = match *self {
+            Self::Sha256(h) => (HashAlgorithm::Sha256, hex::encode(h.finalize())),
+            Self::Sha512(h) => (HashAlgorithm::Sha512, hex::encode(h.finalize())),
+            Self::Md5(h) => (HashAlgorithm::Md5, hex::encode(h.finalize())),
+        };
+        out.digests.insert(algo, hex);
+    }
+}
+
+/// The algorithms a transfer of `build` must hash: the lockfile's strongest, plus Glance's when
+/// it differs (`None`: Glance is not involved, e.g. a re-read that only checks the lockfile).
+pub fn needed(build: &Build, glance: Option<HashAlgorithm>) -> Vec<HashAlgorithm> {
+    let mut algos: Vec<HashAlgorithm> = build
+        .strongest_checksum()
+        .map(|(a, _)| a)
+        .into_iter()
+        .collect();
+    if let Some(g) = glance
+        && !algos.contains(&g)
+    {
+        algos.push(g);
+    }
+    algos
+}
+
+/// Runs consumers in order on one blocking thread.
+pub struct Consumers(Vec<Box<dyn Consumer>>);
+
+impl Consumers {
+    pub fn new(consumers: Vec<Box<dyn Consumer>>) -> Self {
+        Self(consumers)
+    }
+
+    /// Digesters for `algos`.
+    pub fn digests(algos: &[HashAlgorithm]) -> Self {
+        Self(
+            algos
+                .iter()
+                .map(|a| Box::new(Digester::new(*a)) as Box<dyn Consumer>)
+                .collect(),
+        )
+    }
+
+    pub fn push(&mut self, c: Box<dyn Consumer>) {
+        self.0.push(c);
+    }
+}
+
+impl Consumer for Consumers {
+    fn update(&mut self, chunk: &[u8]) {
+        for c in &mut self.0 {
+            c.update(chunk);
+        }
+    }
+
+    fn finish(self: Box<Self>, out: &mut Digests) {
+        for c in self.0 {
+            c.finish(out);
+        }
+    }
+}
+
+enum Msg {
+    Chunk(Bytes),
+    End,
+}
+
+/// A running pass: feed it a stream with [`Pipeline::feed`], then [`Pipeline::finish`].
+pub struct Pipeline {
+    tx: mpsc::Sender<Msg>,
+    worker: tokio::task::JoinHandle<Digests>,
+}
+
+impl Pipeline {
+    /// Starts the consumer thread (needs a Tokio runtime).
+    pub fn start(consumers: Consumers) -> Self {
+        let (tx, mut rx) = mpsc::channel::<Msg>(CHANNEL_CHUNKS);
+        let worker = tokio::task::spawn_blocking(move || {
+            let mut consumers = Box::new(consumers);
+            let mut bytes = 0u64;
+            while let Some(Msg::Chunk(chunk)) = rx.blocking_recv() {
+                bytes += chunk.len() as u64;
+                consumers.update(&chunk);
+            }
+            let mut out = Digests {
+                bytes,
+                ..Digests::default()
+            };
+            consumers.finish(&mut out);
+            out
+        });
+        Self { tx, worker }
+    }
+
+    /// The pass `build` needs against a Glance hashing with `glance`.
+    pub fn for_build(build: &Build, glance: Option<HashAlgorithm>) -> Self {
+        tracing::debug!(
+            backend = sha2_backend(),
+            "hashing {:?}",
+            needed(build, glance)
+        );
+        Self::start(Consumers::digests(&needed(build, glance)))
+    }
+
+    /// Wraps a byte stream so every chunk also goes to the consumers; `on_chunk` gets the
+    /// chunk size (progress). Chunks pass through unchanged, nothing is buffered beyond the
+    /// bounded channel.
+    pub fn feed<S, E>(
+        &self,
+        inner: S,
+        on_chunk: impl Fn(u64) + Send + 'static,
+    ) -> impl Stream<Item = Result<Bytes, E>> + Send + 'static
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+        E: Send + 'static,
+    {
+        let tx = self.tx.clone();
+        futures_util::stream::unfold(
+            (Box::pin(inner), tx, on_chunk),
+            |(mut inner, tx, on_chunk)| async move {
+                let item = inner.next().await?;
+                if let Ok(chunk) = &item {
+                    // A closed channel means the consumer thread died: finish() says so.
+                    let _ = tx.send(Msg::Chunk(chunk.clone())).await;
+                    on_chunk(chunk.len() as u64);
+                }
+                Some((item, (inner, tx, on_chunk)))
+            },
+        )
+    }
+
+    /// Ends the pass and returns what the consumers found (`None`: the consumer thread died).
+    /// Call it after the stream was consumed; chunks sent later are not counted.
+    pub async fn finish(self) -> Option<Digests> {
+        let _ = self.tx.send(Msg::End).await;
+        drop(self.tx);
+        self.worker.await.ok()
+    }
+}
+
+/// Which `sha2` backend this CPU gets at run time (the crate picks it the same way).
+pub fn sha2_backend() -> &'static str {
+    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+    {
+        let ni = std::arch::is_x86_feature_detected!("sha")
+            && std::arch::is_x86_feature_detected!("sse4.1");
+        let avx2 = std::arch::is_x86_feature_detected!("avx2");
+        match (ni, avx2) {
+            (true, true) => "sha256: SHA-NI, sha512: AVX2",
+            (true, false) => "sha256: SHA-NI, sha512: soft",
+            (false, true) => "sha256: soft, sha512: AVX2",
+            (false, false) => "sha256: soft, sha512: soft",
+        }
+    }
+    #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+    {
+        "non-x86: see the sha2 crate's backends"
+    }
+}
+
+/// What a pass found: the byte count, the digests by algorithm, the nested pass of a
+/// transforming consumer (the decompressed stream), and other consumers' verdicts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Digests {
     pub bytes: u64,
-    pub sha256: Option<String>,
-    pub sha512: String,
-    pub md5: Option<String>,
+    pub digests: BTreeMap<HashAlgorithm, String>,
+    pub inner: Option<Box<Digests>>,
+    /// `(consumer, Ok(what it proved) | Err(why it failed))`.
+    pub checks: Vec<(String, Result<String, String>)>,
 }
 
 impl Digests {
     pub fn get(&self, algo: HashAlgorithm) -> Option<&str> {
-        match algo {
-            HashAlgorithm::Sha256 => self.sha256.as_deref(),
-            HashAlgorithm::Sha512 => Some(&self.sha512),
-            HashAlgorithm::Md5 => self.md5.as_deref(),
-        }
+        self.digests.get(&algo).map(String::as_str)
     }
-}
-
-/// A shared hasher: the stream adapter feeds it, the caller finishes it after the upload.
-pub type SharedHasher = Arc<Mutex<Option<Hasher>>>;
-
-/// Wraps a byte stream so every chunk is hashed and counted; `on_chunk` gets the chunk size
-/// (progress). Memory stays constant: chunks pass through, nothing is buffered.
-pub fn hashing<S, E>(
-    inner: S,
-    hasher: SharedHasher,
-    on_chunk: impl Fn(u64) + Send + 'static,
-) -> impl Stream<Item = Result<Bytes, E>> + Send + 'static
-where
-    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-    E: Send + 'static,
-{
-    inner.map(move |item| {
-        if let Ok(chunk) = &item {
-            if let Some(h) = hasher.lock().expect("hasher lock").as_mut() {
-                h.update(chunk);
-            }
-            on_chunk(chunk.len() as u64);
-        }
-        item
-    })
-}
-
-/// Takes the final digests out of a shared hasher.
-pub fn finish(hasher: &SharedHasher) -> Option<Digests> {
-    hasher
-        .lock()
-        .expect("hasher lock")
-        .take()
-        .map(Hasher::finish)
 }
 
 /// Why the transferred bytes are not the locked build.
@@ -130,9 +265,12 @@ pub enum Mismatch {
     },
     #[error("Glance stored {glance} bytes, but {sent} were sent")]
     GlanceSize { glance: u64, sent: u64 },
+    #[error("{consumer}: {reason}")]
+    Check { consumer: String, reason: String },
 }
 
-/// Checks the streamed bytes against the lockfile: size (when known) and every checksum.
+/// Checks the streamed bytes against the lockfile: size (when known), every checksum that was
+/// computed (at least one), and every consumer's verdict.
 pub fn verify_against_lock(build: &Build, d: &Digests) -> Result<(), Mismatch> {
     if let Some(expected) = build.size
         && expected != d.bytes
@@ -157,6 +295,12 @@ pub fn verify_against_lock(build: &Build, d: &Digests) -> Result<(), Mismatch> {
     }
     if checked == 0 {
         return Err(Mismatch::NoChecksum);
+    }
+    if let Some((consumer, Err(reason))) = d.checks.iter().find(|(_, r)| r.is_err()) {
+        return Err(Mismatch::Check {
+            consumer: consumer.clone(),
+            reason: reason.clone(),
+        });
     }
     Ok(())
 }
@@ -205,27 +349,38 @@ mod tests {
     use super::*;
     use crate::reconcile::fixtures::lock;
 
-    fn digests_of(data: &[u8], build: &Build) -> Digests {
-        let mut h = Hasher::for_build(build);
-        for chunk in data.chunks(7) {
-            h.update(chunk);
-        }
-        h.finish()
+    async fn digests_of(
+        data: &'static [u8],
+        build: &Build,
+        glance: Option<HashAlgorithm>,
+    ) -> Digests {
+        let p = Pipeline::for_build(build, glance);
+        let chunks: Vec<Result<Bytes, ()>> =
+            data.chunks(7).map(|c| Ok(Bytes::from_static(c))).collect();
+        let out: Vec<_> = p
+            .feed(futures_util::stream::iter(chunks), |_| {})
+            .collect()
+            .await;
+        assert_eq!(out.len(), data.len().div_ceil(7));
+        p.finish().await.unwrap()
     }
 
-    #[test]
-    fn verifies_size_and_checksum() {
+    #[tokio::test]
+    async fn verifies_size_and_checksum() {
         let data = b"hello image bytes";
         let mut build = lock("x", "1", "2026-11-01").build;
         build.size = Some(data.len() as u64);
         build
             .checksums
             .insert(HashAlgorithm::Sha256, hex::encode(Sha256::digest(data)));
-        let d = digests_of(data, &build);
-        assert_eq!(d.sha512, hex::encode(Sha512::digest(data)));
+        let d = digests_of(data, &build, Some(GLANCE_DEFAULT_HASH)).await;
+        assert_eq!(
+            d.get(HashAlgorithm::Sha512),
+            Some(hex::encode(Sha512::digest(data)).as_str())
+        );
         assert_eq!(verify_against_lock(&build, &d), Ok(()));
 
-        let wrong = digests_of(b"hello image bytez", &build);
+        let wrong = digests_of(b"hello image bytez", &build, None).await;
         assert!(matches!(
             verify_against_lock(&build, &wrong),
             Err(Mismatch::Checksum {
@@ -233,7 +388,7 @@ mod tests {
                 ..
             })
         ));
-        let short = digests_of(b"hello", &build);
+        let short = digests_of(b"hello", &build, None).await;
         assert!(matches!(
             verify_against_lock(&build, &short),
             Err(Mismatch::Size {
@@ -244,41 +399,111 @@ mod tests {
     }
 
     #[test]
-    fn glance_hash_is_cross_checked() {
-        let build = lock("x", "1", "2026-11-01").build;
-        let d = digests_of(b"abc", &build);
+    fn only_the_needed_digests_are_computed() {
+        let mut build = lock("x", "1", "2026-11-01").build;
+        build.checksums = BTreeMap::from([
+            (HashAlgorithm::Md5, "00".repeat(16)),
+            (HashAlgorithm::Sha256, "00".repeat(32)),
+        ]);
+        // The lockfile's strongest and Glance's; never md5 next to a sha256.
         assert_eq!(
-            verify_against_glance(&d, Some(3), Some("sha512"), Some(&d.sha512)),
+            needed(&build, Some(HashAlgorithm::Sha512)),
+            [HashAlgorithm::Sha256, HashAlgorithm::Sha512]
+        );
+        assert_eq!(
+            needed(&build, Some(HashAlgorithm::Sha256)),
+            [HashAlgorithm::Sha256]
+        );
+        assert_eq!(needed(&build, None), [HashAlgorithm::Sha256]);
+        build.checksums = BTreeMap::from([(HashAlgorithm::Sha512, "00".repeat(64))]);
+        assert_eq!(
+            needed(&build, Some(HashAlgorithm::Sha512)),
+            [HashAlgorithm::Sha512]
+        );
+        build.checksums = BTreeMap::from([(HashAlgorithm::Md5, "00".repeat(16))]);
+        assert_eq!(
+            needed(&build, Some(HashAlgorithm::Sha512)),
+            [HashAlgorithm::Md5, HashAlgorithm::Sha512]
+        );
+    }
+
+    #[tokio::test]
+    async fn glance_hash_is_cross_checked() {
+        let build = lock("x", "1", "2026-11-01").build;
+        let d = digests_of(b"abc", &build, Some(GLANCE_DEFAULT_HASH)).await;
+        let ours = d.get(HashAlgorithm::Sha512).unwrap().to_owned();
+        assert_eq!(
+            verify_against_glance(&d, Some(3), Some("sha512"), Some(&ours)),
             Ok(GlanceCheck::Matches("sha512".into()))
         );
         assert!(verify_against_glance(&d, Some(3), Some("sha512"), Some("00")).is_err());
-        assert!(verify_against_glance(&d, Some(4), Some("sha512"), Some(&d.sha512)).is_err());
+        assert!(verify_against_glance(&d, Some(4), Some("sha512"), Some(&ours)).is_err());
         assert_eq!(
             verify_against_glance(&d, Some(3), Some("sha3_512"), Some("00")),
             Ok(GlanceCheck::AlgorithmUnknown("sha3_512".into()))
         );
     }
 
+    /// A consumer that fails: its verdict fails the lockfile check.
+    struct Refuses;
+    impl Consumer for Refuses {
+        fn update(&mut self, _: &[u8]) {}
+        fn finish(self: Box<Self>, out: &mut Digests) {
+            out.checks
+                .push(("refuses".into(), Err("bad signature".into())));
+        }
+    }
+
     #[tokio::test]
-    async fn the_stream_adapter_hashes_what_passes() {
-        let build = lock("x", "1", "2026-11-01").build;
-        let shared: SharedHasher = Arc::new(Mutex::new(Some(Hasher::for_build(&build))));
-        let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    async fn the_pipeline_hashes_what_passes_and_runs_every_consumer() {
+        let mut build = lock("x", "1", "2026-11-01").build;
+        build
+            .checksums
+            .insert(HashAlgorithm::Sha256, hex::encode(Sha256::digest(b"abc")));
+        build.size = Some(3);
+        let mut consumers = Consumers::digests(&needed(&build, None));
+        consumers.push(Box::new(Refuses));
+        let p = Pipeline::start(consumers);
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let seen2 = seen.clone();
         let chunks: Vec<Result<Bytes, ()>> =
             vec![Ok(Bytes::from_static(b"ab")), Ok(Bytes::from_static(b"c"))];
-        let s = hashing(
-            futures_util::stream::iter(chunks),
-            shared.clone(),
-            move |n| {
-                seen2.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-            },
-        );
+        let s = p.feed(futures_util::stream::iter(chunks), move |n| {
+            seen2.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        });
         let out: Vec<_> = s.collect().await;
         assert_eq!(out.len(), 2);
-        let d = finish(&shared).unwrap();
+        let d = p.finish().await.unwrap();
         assert_eq!(d.bytes, 3);
         assert_eq!(seen.load(std::sync::atomic::Ordering::Relaxed), 3);
-        assert_eq!(d.sha256.unwrap(), hex::encode(Sha256::digest(b"abc")));
+        assert_eq!(
+            d.get(HashAlgorithm::Sha256),
+            Some(hex::encode(Sha256::digest(b"abc")).as_str())
+        );
+        assert_eq!(d.get(HashAlgorithm::Md5), None);
+        assert_eq!(
+            verify_against_lock(&build, &d),
+            Err(Mismatch::Check {
+                consumer: "refuses".into(),
+                reason: "bad signature".into()
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stream_kept_alive_does_not_block_finish() {
+        let build = lock("x", "1", "2026-11-01").build;
+        let p = Pipeline::for_build(&build, None);
+        let s = p.feed(
+            futures_util::stream::iter(vec![Ok::<_, ()>(Bytes::from_static(b"ab"))])
+                .chain(futures_util::stream::pending()),
+            |_| {},
+        );
+        let mut s = Box::pin(s);
+        s.next().await.unwrap().unwrap();
+        // The stream (and its sender) is still alive, as when a body outlives the upload.
+        let d = p.finish().await.unwrap();
+        assert_eq!(d.bytes, 2);
+        drop(s);
     }
 }
