@@ -25,6 +25,8 @@ fn invalid_lifecycle_data_is_refused_with_its_place() {
 }
 
 #[test]
+/// A missing clouds.yaml is invalid input (exit 4, docs/exit-codes.md), reached only after
+/// the lifecycle data passed.
 fn valid_lifecycle_data_gets_as_far_as_the_cloud() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -37,7 +39,7 @@ fn valid_lifecycle_data_gets_as_far_as_the_cloud() {
         .arg(dir.path())
         .env("OS_CLIENT_CONFIG_FILE", dir.path().join("no-clouds.yaml"))
         .assert()
-        .code(1)
+        .code(4)
         .stderr(predicate::str::contains(
             "OS_CLIENT_CONFIG_FILE points to a file that does not exist",
         ));
