@@ -122,7 +122,8 @@ pub enum SchemaKind {
     Lifecycle,
 }
 
-/// Options for reaching upstream (shared by `check` and `apply`).
+/// Options for reaching upstream (shared by `check`, `plan` and `apply`; `plan` only checks
+/// them, so a wrapper passes one set of flags to every verb).
 #[derive(Debug, Clone, Args)]
 pub struct UpstreamArgs {
     /// Fetch URLs starting with FROM from TO instead (repeatable). The lockfile keeps the
@@ -217,8 +218,13 @@ pub struct StatusArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct PlanArgs {
+    /// Only these image ids (globs allowed); all of the target's images when absent.
+    #[arg(value_name = "IDS")]
+    pub ids: Vec<String>,
     #[command(flatten)]
     pub target: TargetArgs,
+    #[command(flatten)]
+    pub upstream: UpstreamArgs,
     /// Also save the plan (JSON) for `apply --plan`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -232,6 +238,10 @@ pub struct PlanArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ApplyArgs {
+    /// Only these image ids (globs allowed); all of the target's images when absent. Images
+    /// left out are not touched (neither rotated nor deleted).
+    #[arg(value_name = "IDS")]
+    pub ids: Vec<String>,
     #[command(flatten)]
     pub target: TargetArgs,
     #[command(flatten)]

@@ -863,3 +863,52 @@ async fn one_failing_image_does_not_stop_the_others() {
     assert_eq!(ok[0].status, "active");
     cleanup(&g, &twin).await;
 }
+
+/// `plan` and `apply` take image ids (globs) like `check`, and `plan` takes `apply`'s `--mirror`
+/// flags, so one wrapper passes one set of arguments to both.
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_and_apply_limited_to_ids_touch_only_those_images() {
+    let g = glance().await;
+    let up = Upstream::start();
+    let p = Project::new("subset");
+    p.catalog(&Spec {
+        twin: true,
+        ..Spec::default()
+    });
+    let bytes = random_bytes(1 << 16, 91);
+    let u = up.put("/subset.img", bytes.clone());
+    let twin = format!("{}-twin", p.id);
+    p.lock("1", "2026-11-01", &u, &bytes, &[HashAlgorithm::Sha256]);
+    p.lock_as(
+        &twin,
+        "1",
+        "2026-11-01",
+        &u,
+        &bytes,
+        &[HashAlgorithm::Sha256],
+    );
+    let mirror = format!("--mirror=http://upstream.invalid/={}/", up.base);
+    let out = p.run(&[
+        "--format",
+        "json",
+        "plan",
+        "--cloud",
+        CLOUD,
+        &mirror,
+        "--allow-nonconforming",
+        &twin,
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let plan: Plan = serde_json::from_slice(&out.stdout).expect("plan JSON");
+    assert!(!plan.changes.is_empty());
+    assert!(plan.changes.iter().all(|c| c.image_id == twin), "{plan:?}");
+    // A pattern that matches no catalog id is a usage error, not an empty plan.
+    let out = p.run(&["plan", "--cloud", CLOUD, "no-such-image-*"]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-image-*"));
+    let out = p.apply(&["--allow-nonconforming", &mirror, "*-twin"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(images_of(&g, &p.id).await.is_empty());
+    assert_eq!(images_of(&g, &twin).await.len(), 1);
+    cleanup(&g, &twin).await;
+}

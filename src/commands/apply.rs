@@ -19,7 +19,7 @@ pub async fn run(
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let inputs = shell::load_inputs(global)?;
-    let targets = shell::targets(&inputs.catalog, &args.target)?;
+    let targets = shell::select(shell::targets(&inputs.catalog, &args.target)?, &args.ids)?;
     let saved = match &args.plan {
         None => None,
         Some(path) => {
@@ -38,7 +38,7 @@ pub async fn run(
             )
         }
     };
-    let fetcher = fetcher(&inputs.catalog.mirrors, &args.upstream.mirrors)?;
+    let fetcher = fetcher(&inputs.catalog.mirrors, &args.upstream)?;
     let upstream = crate::http::client(&crate::http::ClientOptions {
         read_timeout: Duration::from_secs(300),
         ..Default::default()
@@ -173,20 +173,16 @@ fn confirm(yes: bool, printer: &Printer) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn fetcher(catalog: &[(String, String)], args: &[String]) -> anyhow::Result<Fetcher> {
-    let mut mirrors = catalog.to_vec();
-    for m in args {
-        let (from, to) = m.split_once('=').ok_or_else(|| {
-            crate::error::refuse(
-                ExitStatus::Invalid,
-                format!("--mirror `{m}` is not FROM=TO"),
-                "e.g. --mirror https://cloud-images.ubuntu.com/=http://mirror.local/ubuntu/",
-            )
-        })?;
-        mirrors.push((from.to_owned(), to.to_owned()));
-    }
+fn fetcher(
+    catalog: &[(String, String)],
+    args: &crate::cli::UpstreamArgs,
+) -> anyhow::Result<Fetcher> {
     let client = crate::http::client(&Default::default())?;
-    Ok(Fetcher::new(client, mirrors, Default::default()))
+    Ok(Fetcher::new(
+        client,
+        super::mirrors(catalog, args)?,
+        Default::default(),
+    ))
 }
 
 fn report(printer: &Printer, e: &Event) {

@@ -40,17 +40,7 @@ pub async fn run(
             "list the ids with `image-crawler validate -v` or check the spelling",
         )
     })?;
-    let mut mirrors = catalog.mirrors.clone();
-    for m in &args.upstream.mirrors {
-        let Some((from, to)) = m.split_once('=') else {
-            return Err(error::refuse(
-                ExitStatus::Invalid,
-                format!("--mirror {m:?} is not FROM=TO"),
-                "write it as --mirror https://cloud-images.ubuntu.com/=https://mirror.example/ubuntu/",
-            ));
-        };
-        mirrors.push((from.to_owned(), to.to_owned()));
-    }
+    let mirrors = super::mirrors(&catalog.mirrors, &args.upstream)?;
     let client = http::client(&ClientOptions::default())?;
     let mut fetcher =
         Fetcher::new(client, mirrors, RetryPolicy::default()).with_timeout(REQUEST_TIMEOUT);

@@ -49,3 +49,23 @@ fn block_on<F: std::future::Future<Output = anyhow::Result<ExitStatus>>>(
         .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
     runtime.block_on(fut)
 }
+
+/// The catalog's `settings.mirrors` plus the `--mirror FROM=TO` flags (the fetcher picks the
+/// longest matching prefix).
+fn mirrors(
+    catalog: &[(String, String)],
+    args: &crate::cli::UpstreamArgs,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut mirrors = catalog.to_vec();
+    for m in &args.mirrors {
+        let (from, to) = m.split_once('=').ok_or_else(|| {
+            crate::error::refuse(
+                ExitStatus::Invalid,
+                format!("--mirror `{m}` is not FROM=TO"),
+                "write it as --mirror https://cloud-images.ubuntu.com/=https://mirror.example/ubuntu/",
+            )
+        })?;
+        mirrors.push((from.to_owned(), to.to_owned()));
+    }
+    Ok(mirrors)
+}

@@ -13,7 +13,9 @@ pub async fn run(
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
     let inputs = shell::load_inputs(global)?;
-    let targets = shell::targets(&inputs.catalog, &args.target)?;
+    // Checked, not used: plan reads no upstream bytes (see `UpstreamArgs`).
+    super::mirrors(&inputs.catalog.mirrors, &args.upstream)?;
+    let targets = shell::select(shell::targets(&inputs.catalog, &args.target)?, &args.ids)?;
     if args.out.is_some() && targets.len() != 1 {
         return Err(crate::error::refuse(
             ExitStatus::Invalid,

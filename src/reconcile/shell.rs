@@ -107,6 +107,40 @@ pub fn targets<'a>(
     }])
 }
 
+/// Limits every target to the images whose ids match one of `ids` (globs, as in `check`); all
+/// of them when `ids` is empty. A pattern that matches no image of any target is refused (a
+/// typo must not become an empty, "successful" run).
+pub fn select<'a>(
+    mut targets: Vec<TargetImages<'a>>,
+    ids: &[String],
+) -> anyhow::Result<Vec<TargetImages<'a>>> {
+    if ids.is_empty() {
+        return Ok(targets);
+    }
+    let matches = |id: &str| {
+        ids.iter()
+            .any(|p| crate::upstream::check::glob_match(p, id))
+    };
+    for pattern in ids {
+        let hit = targets.iter().any(|t| {
+            t.images
+                .iter()
+                .any(|i| crate::upstream::check::glob_match(pattern, &i.id))
+        });
+        if !hit {
+            return Err(crate::error::refuse(
+                ExitStatus::Invalid,
+                format!("no enabled image of the selected cloud(s) matches `{pattern}`"),
+                "list the ids with `image-crawler validate -v` or check the spelling",
+            ));
+        }
+    }
+    for t in &mut targets {
+        t.images.retain(|i| matches(&i.id));
+    }
+    Ok(targets)
+}
+
 /// The images of a target that have no lockfile (reported, not planned).
 pub fn missing_locks(
     target: &TargetImages<'_>,
