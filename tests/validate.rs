@@ -400,3 +400,26 @@ fn object_storage_source_problems_are_placed() {
         errors_for(&listing)
     );
 }
+
+/// The shipped catalog enables no image whose release is past its end of life (per the shipped
+/// `catalog/lifecycle.yaml`): a first `check`/`apply` must not upload Debian 11 or Leap 15.6.
+#[test]
+fn shipped_catalog_enables_no_image_past_its_eol() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog");
+    let catalog = image_crawler::catalog::load(&dir).expect("the shipped catalog is valid");
+    let lc = image_crawler::scs::lifecycle::load(&dir).expect("lifecycle.yaml is valid");
+    let today = jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::now()).date();
+    let past: Vec<String> = catalog
+        .enabled()
+        .filter_map(|image| {
+            let (key, rel) = lc.for_image(image)?;
+            match image_crawler::scs::lifecycle::status(rel, today, 0) {
+                image_crawler::scs::lifecycle::EolStatus::Past { eol } => {
+                    Some(format!("{} ({key}, EOL {eol})", image.id))
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    assert!(past.is_empty(), "enabled past EOL: {past:?}");
+}
