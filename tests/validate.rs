@@ -408,7 +408,9 @@ fn shipped_catalog_enables_no_image_past_its_eol() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog");
     let catalog = image_crawler::catalog::load(&dir).expect("the shipped catalog is valid");
     let lc = image_crawler::scs::lifecycle::load(&dir).expect("lifecycle.yaml is valid");
-    let today = jiff::tz::TimeZone::UTC.to_datetime(jiff::Timestamp::now()).date();
+    let today = jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::now())
+        .date();
     let past: Vec<String> = catalog
         .enabled()
         .filter_map(|image| {
