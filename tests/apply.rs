@@ -912,3 +912,60 @@ async fn plan_and_apply_limited_to_ids_touch_only_those_images() {
     assert_eq!(images_of(&g, &twin).await.len(), 1);
     cleanup(&g, &twin).await;
 }
+
+// ---------- issue 13: promotion after Glance's import task, concurrent applies ----------
+
+/// Imports `n` successive builds with `transfer`, asserting after EVERY apply that the stable
+/// name is held by the new build, public, and that nothing is left under a temporary name.
+/// Glance turns an imported image `active` before its import task re-saves the record; a
+/// promotion made in that window was lost (seen 4 in 64 imports).
+async fn repeated_imports(transfer: &str, algo: HashAlgorithm, n: u32) {
+    let g = glance().await;
+    let up = Upstream::start();
+    let p = Project::new(&format!("rep-{transfer}"));
+    p.catalog(&Spec {
+        transfer,
+        delete: true,
+        ..Spec::default()
+    });
+    for i in 1..=n {
+        let b = random_bytes(64 << 10, u64::from(i) * 7 + 3);
+        let u = up.put(&format!("/{}-{i}.img", p.id), b.clone());
+        p.lock(&i.to_string(), &format!("2026-11-{i:02}"), &u, &b, &[algo]);
+        let out = p.apply(&["--format", "json", "--max-deletes", "5"]);
+        assert_eq!(out.status.code(), Some(0), "{transfer} run {i}");
+        let events = String::from_utf8_lossy(&out.stdout);
+        assert!(events.contains("\"converged\":true"), "{events}");
+        let imgs = images_of(&g, &p.id).await;
+        let named: Vec<&GlanceImage> = imgs.iter().filter(|x| x.name == p.name).collect();
+        assert_eq!(named.len(), 1, "{transfer} run {i}: {imgs:#?}");
+        assert_eq!(named[0].visibility, "public", "{transfer} run {i}");
+        assert_eq!(
+            named[0].properties.get("image_crawler_version"),
+            Some(&i.to_string()),
+            "{transfer} run {i}"
+        );
+        assert_eq!(named[0].os_hash_value.as_deref(), Some(sha512(&b).as_str()));
+        assert!(
+            imgs.iter()
+                .all(|x| !x.name.starts_with("image-crawler-tmp-")),
+            "{transfer} run {i}: {imgs:#?}"
+        );
+    }
+    cleanup(&g, &p.id).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repeated_stream_imports_always_hold_the_stable_name() {
+    repeated_imports("stream", HashAlgorithm::Sha256, 10).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repeated_glance_direct_imports_always_hold_the_stable_name() {
+    repeated_imports("glance-direct", HashAlgorithm::Sha256, 10).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repeated_web_download_imports_always_hold_the_stable_name() {
+    repeated_imports("web-download", HashAlgorithm::Sha256, 10).await;
+}

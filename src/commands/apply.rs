@@ -78,6 +78,7 @@ pub async fn run(
             printer.data(&render::human(&plan));
         }
         if plan.is_empty() {
+            finished(printer, target.label(), &apply::Outcome::default(), true);
             continue;
         }
         confirm(args.yes, printer)?;
@@ -102,29 +103,38 @@ pub async fn run(
             0,
             total,
         ));
-        // Self-check: after a clean apply the next plan must be empty.
+        // Self-check: after the apply the next plan must be empty; if it is not, the run did
+        // not converge (exit 3 even when every change reported success).
         let after = shell::observe_and_plan(&glance, target, &inputs).await?;
-        if outcome.failed.is_empty() && !after.plan.is_empty() {
+        let converged = after.plan.is_empty();
+        if !converged {
+            status = status.merge(ExitStatus::Partial);
             printer.warn(&format!(
-                "cloud {}: Glance still differs after apply ({}); run `plan` to see why",
+                "cloud {}: Glance still differs after apply ({}); run `plan` to see why, a re-run is safe",
                 target.label(),
                 render::summary_line(&after.plan.summary())
             ));
-        } else if printer.is_json() {
-            printer.json_line(&serde_json::json!({ "type": "apply_finished", "cloud": target.label(), "outcome": outcome, "converged": after.plan.is_empty() }));
-        } else {
-            printer.status(
-                "Applied",
-                &format!(
-                    "cloud {}: {} image(s) done, {} failed",
-                    target.label(),
-                    outcome.succeeded.len(),
-                    outcome.failed.len()
-                ),
-            );
         }
+        finished(printer, target.label(), &outcome, converged);
     }
     Ok(status)
+}
+
+/// The last word on one cloud, on every path that reached its plan.
+fn finished(printer: &Printer, cloud: String, outcome: &apply::Outcome, converged: bool) {
+    if printer.is_json() {
+        printer.json_line(&serde_json::json!({ "type": "apply_finished", "cloud": cloud, "outcome": outcome, "converged": converged }));
+    } else {
+        printer.status(
+            "Applied",
+            &format!(
+                "cloud {cloud}: {} image(s) done, {} failed{}",
+                outcome.succeeded.len(),
+                outcome.failed.len(),
+                if converged { "" } else { ", NOT converged" }
+            ),
+        );
+    }
 }
 
 /// A saved plan is executed only if it is exactly what would be planned now.

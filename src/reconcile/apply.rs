@@ -34,7 +34,7 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 use reqwest::Method;
 use serde::Serialize;
 
-use super::plan::{apply_diffs, desired};
+use super::plan::{Desired, apply_diffs, desired};
 use super::transfer::{self, GLANCE_DEFAULT_HASH, GlanceCheck, Pipeline};
 use super::{Action, Change, Plan, tmp_name};
 use crate::catalog::{ID_PROPERTY, Image, Transfer};
@@ -234,6 +234,10 @@ impl Executor<'_> {
             let gid = c.glance_id.clone().unwrap_or_default();
             match c.action {
                 Action::Cleanup => {
+                    // Re-check: a concurrent run may have promoted it since we looked.
+                    if !self.still_leftover(&gid).await? {
+                        continue;
+                    }
                     self.delete_if_exists(&gid)
                         .await
                         .with_context(|| format!("{id}: cannot clean up image {gid}"))?;
@@ -316,6 +320,29 @@ impl Executor<'_> {
             }
         }
         Ok(kept)
+    }
+
+    /// Whether an image planned for cleanup still is a leftover (gone counts as yes).
+    async fn still_leftover(&self, gid: &str) -> anyhow::Result<bool> {
+        match self.glance.get(gid).await {
+            Ok(g) => Ok(is_leftover(&g)),
+            Err(OsError::NotFound { .. }) => Ok(true),
+            Err(e) => Err(e.into_anyhow()),
+        }
+    }
+
+    /// Another run's verified image of the same build already holds the stable name.
+    async fn promoted_twin(&self, ours: &GlanceImage, want: &Desired) -> anyhow::Result<bool> {
+        let all = observe(self.glance).await?;
+        Ok(all.iter().any(|g| {
+            g.id != ours.id
+                && g.properties.get(ID_PROPERTY) == ours.properties.get(ID_PROPERTY)
+                && g.properties.get(crate::catalog::VERSION_PROPERTY)
+                    == ours.properties.get(crate::catalog::VERSION_PROPERTY)
+                && g.os_hash_value.is_some()
+                && g.os_hash_value == ours.os_hash_value
+                && holds_promotion(g, want)
+        }))
     }
 
     async fn delete_if_exists(&self, gid: &str) -> anyhow::Result<()> {
@@ -405,19 +432,18 @@ impl Executor<'_> {
                 return Err(e.context(what));
             }
         };
-        // Promote: stable name, target visibility, protection — one patch.
-        let mut after = verified.image.clone();
-        after.name = want.name.clone();
-        after.visibility = want.visibility.clone();
-        after.protected = want.protected;
-        after.hidden = want.hidden;
-        self.glance
-            .patch(&gid, &patch_ops(&verified.image, &after))
-            .await
-            .map_err(OsError::into_anyhow)
-            .with_context(|| {
-                format!("image {gid} is verified but could not take the name {:?}; the next run cleans it up", want.name)
-            })?;
+        // Convergent under concurrency: an equal verified image already holds the name, so
+        // ours is a duplicate: discard it instead of promoting a second one.
+        if self.promoted_twin(&verified.image, &want).await? {
+            self.delete_if_exists(&gid).await?;
+            (self.events)(&Event::ImageCleanedUp {
+                image_id: id.into(),
+                glance_id: gid,
+                name: new.name,
+            });
+            return Ok(());
+        }
+        self.promote(&verified.image, &want).await?;
         (self.events)(&Event::ImageImported {
             image_id: id.into(),
             glance_id: gid,
@@ -428,6 +454,45 @@ impl Executor<'_> {
             verified: verified.summary,
         });
         Ok(())
+    }
+
+    /// Promotes a verified image: stable name, target visibility, protection in one patch;
+    /// then re-reads it and succeeds only when Glance verifiably holds all four (a write
+    /// racing with ours — e.g. an import task's last save — is detected and the patch
+    /// retried). Only then may the old image be rotated.
+    async fn promote(&self, verified: &GlanceImage, want: &Desired) -> anyhow::Result<()> {
+        let gid = &verified.id;
+        let mut current = verified.clone();
+        for attempt in 0..3u32 {
+            let mut after = current.clone();
+            after.name = want.name.clone();
+            after.visibility = want.visibility.clone();
+            after.protected = want.protected;
+            after.hidden = want.hidden;
+            self.glance
+                .patch(gid, &patch_ops(&current, &after))
+                .await
+                .map_err(OsError::into_anyhow)
+                .with_context(|| {
+                    format!("image {gid} is verified but could not take the name {:?}; the next run cleans it up", want.name)
+                })?;
+            current = self
+                .glance
+                .get(gid)
+                .await
+                .map_err(OsError::into_anyhow)
+                .with_context(|| format!("cannot re-read image {gid} after promoting it"))?;
+            if holds_promotion(&current, want) {
+                return Ok(());
+            }
+            tracing::warn!(image = %gid, attempt, "promotion did not stick; patching again");
+            tokio::time::sleep(std::time::Duration::from_millis(500 << attempt)).await;
+        }
+        anyhow::bail!(
+            "image {gid} was promoted but Glance shows name {:?}, visibility {:?}: the old image stays current; the next run repairs it",
+            current.name,
+            current.visibility
+        )
     }
 
     async fn fill_and_verify(
@@ -467,11 +532,16 @@ impl Executor<'_> {
                     algo: GLANCE_DEFAULT_HASH.as_str().into(),
                     value: v.to_owned(),
                 });
-                let img = self
-                    .glance
-                    .wait_active(gid, image.transfer.as_str(), &self.wait, expected.as_ref())
-                    .await
-                    .map_err(OsError::into_anyhow)?;
+                let img = if image.transfer == Transfer::GlanceDirect {
+                    self.glance
+                        .wait_imported(gid, "glance-direct", &self.wait, expected.as_ref())
+                        .await
+                } else {
+                    self.glance
+                        .wait_active(gid, "stream", &self.wait, expected.as_ref())
+                        .await
+                }
+                .map_err(OsError::into_anyhow)?;
                 let glance = transfer::verify_against_glance(
                     &digests,
                     img.size,
@@ -494,60 +564,82 @@ impl Executor<'_> {
                     algo: "sha512".into(),
                     value: v.clone(),
                 });
-                let img = self
-                    .glance
-                    .wait_active(gid, "web-download", &self.wait, expected.as_ref())
-                    .await
-                    .map_err(OsError::into_anyhow)?;
-                let direct = sha512.is_some() && img.os_hash_algo.as_deref() == Some("sha512");
-                if direct {
-                    // Glance hashed what it stored; the lockfile vouches for that hash.
-                    let lock_sum = sha512.expect("checked");
-                    if img.os_hash_value.as_deref() != Some(lock_sum.as_str()) {
-                        anyhow::bail!(
-                            "Glance stored sha512 {}, the lockfile says {lock_sum}",
-                            img.os_hash_value.as_deref().unwrap_or("(none)")
-                        );
-                    }
-                    if let (Some(want), Some(got)) = (lock.build.size, img.size)
-                        && want != got
-                    {
-                        anyhow::bail!("Glance stored {got} bytes, the lockfile says {want}");
-                    }
-                    return Ok(Verified {
-                        summary: "Glance sha512 matches lockfile".into(),
-                        bytes: img.size.unwrap_or_default(),
-                        image: img,
-                    });
+                let wait = async {
+                    self.glance
+                        .wait_imported(gid, "web-download", &self.wait, expected.as_ref())
+                        .await
+                        .map_err(OsError::into_anyhow)
+                };
+                let Some(lock_sum) = sha512 else {
+                    // Nothing Glance computes is vouched for by the lockfile: re-read upstream
+                    // (hashing only) WHILE Glance imports, so the two downloads overlap.
+                    let (img, digests) = tokio::join!(wait, self.reread(&url, lock));
+                    return self.verified_by_reread(lock, img?, digests?);
+                };
+                let img = wait.await?;
+                if img.os_hash_algo.as_deref() != Some("sha512") {
+                    // A cloud configured with another hash: fall back to the re-read.
+                    let digests = self.reread(&url, lock).await?;
+                    return self.verified_by_reread(lock, img, digests);
                 }
-                // No comparable hash: re-read upstream as a stream, hashing only.
-                let glance_algo = img.os_hash_algo.as_deref().and_then(HashAlgorithm::parse);
-                let pass = Pipeline::for_build(&lock.build, glance_algo);
-                let body = self.upstream_stream(&url, lock, &pass).await?;
-                body.try_for_each(|_| async { Ok(()) })
-                    .await
-                    .with_context(|| format!("cannot re-read {url} to verify the web-download"))?;
-                let digests = pass.finish().await.context("the re-read ended early")?;
-                transfer::verify_against_lock(&lock.build, &digests)
-                    .with_context(|| format!("the bytes of {url} are not the locked build"))?;
-                let glance = transfer::verify_against_glance(
-                    &digests,
-                    img.size,
-                    img.os_hash_algo.as_deref(),
-                    img.os_hash_value.as_deref(),
-                )?;
-                if let GlanceCheck::AlgorithmUnknown(a) = &glance {
+                // Glance hashed what it stored; the lockfile vouches for that hash.
+                if img.os_hash_value.as_deref() != Some(lock_sum.as_str()) {
                     anyhow::bail!(
-                        "Glance hashes with `{a}`, which this tool cannot compare: the web-download cannot be verified"
+                        "Glance stored sha512 {}, the lockfile says {lock_sum}",
+                        img.os_hash_value.as_deref().unwrap_or("(none)")
                     );
                 }
+                if let (Some(want), Some(got)) = (lock.build.size, img.size)
+                    && want != got
+                {
+                    anyhow::bail!("Glance stored {got} bytes, the lockfile says {want}");
+                }
                 Ok(Verified {
-                    summary: format!("{} (upstream re-read)", summary(lock, &glance)),
-                    bytes: digests.bytes,
+                    summary: "Glance sha512 matches lockfile".into(),
+                    bytes: img.size.unwrap_or_default(),
                     image: img,
                 })
             }
         }
+    }
+
+    fn verified_by_reread(
+        &self,
+        lock: &LockedImage,
+        img: GlanceImage,
+        digests: transfer::Digests,
+    ) -> anyhow::Result<Verified> {
+        let glance = transfer::verify_against_glance(
+            &digests,
+            img.size,
+            img.os_hash_algo.as_deref(),
+            img.os_hash_value.as_deref(),
+        )?;
+        if let GlanceCheck::AlgorithmUnknown(a) = &glance {
+            anyhow::bail!(
+                "Glance hashes with `{a}`, which this tool cannot compare: the web-download cannot be verified"
+            );
+        }
+        Ok(Verified {
+            summary: format!("{} (upstream re-read)", summary(lock, &glance)),
+            bytes: digests.bytes,
+            image: img,
+        })
+    }
+
+    /// Re-reads the upstream file (hashing only, nothing stored) and checks it against the lock.
+    async fn reread(&self, url: &str, lock: &LockedImage) -> anyhow::Result<transfer::Digests> {
+        // Glance's algorithm is not known before its import ends: hash its default beside the
+        // lockfile's (a cloud with another algorithm is reported as not comparable).
+        let pass = Pipeline::for_build(&lock.build, Some(GLANCE_DEFAULT_HASH));
+        let body = self.upstream_stream(url, lock, &pass).await?;
+        body.try_for_each(|_| async { Ok(()) })
+            .await
+            .with_context(|| format!("cannot re-read {url} to verify the web-download"))?;
+        let digests = pass.finish().await.context("the re-read ended early")?;
+        transfer::verify_against_lock(&lock.build, &digests)
+            .with_context(|| format!("the bytes of {url} are not the locked build"))?;
+        Ok(digests)
     }
 
     /// The upstream file as a hashing byte stream.
@@ -594,6 +686,21 @@ fn summary(lock: &LockedImage, glance: &GlanceCheck) -> String {
             format!("{ours}; Glance hash `{a}` not comparable (size matches)")
         }
     }
+}
+
+/// The planner's leftover rule, re-checked on a fresh record before a cleanup deletes it.
+fn is_leftover(g: &GlanceImage) -> bool {
+    g.name.starts_with(super::TMP_PREFIX)
+        || super::plan::FAILED_STATUSES.contains(&g.status.as_str())
+}
+
+/// Whether Glance's record of an image holds what promotion gives it.
+fn holds_promotion(now: &GlanceImage, want: &Desired) -> bool {
+    now.name == want.name
+        && now.visibility == want.visibility
+        && now.protected == want.protected
+        && now.hidden == want.hidden
+        && now.status == "active"
 }
 
 /// The name an image has after a change.

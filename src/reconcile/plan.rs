@@ -45,7 +45,8 @@ pub const TOOL_KEYS: &[&str] = &[
 ];
 
 /// Statuses of an image whose import failed or was interrupted.
-const FAILED_STATUSES: &[&str] = &["queued", "saving", "importing", "uploading", "killed"];
+pub(crate) const FAILED_STATUSES: &[&str] =
+    &["queued", "saving", "importing", "uploading", "killed"];
 
 /// What the planner needs besides the data.
 #[derive(Debug, Clone)]

@@ -445,6 +445,32 @@ impl Glance {
         policy: &WaitPolicy,
         expected: Option<&ExpectedHash>,
     ) -> Result<GlanceImage> {
+        self.wait_until_done(id, what, policy, expected, false)
+            .await
+    }
+
+    /// Like [`Glance::wait_active`] after `POST /import`: the image counts as done only when
+    /// its import task is final (`success`) and `os_glance_import_task` is cleared. Glance
+    /// turns the image `active` before the task's last steps re-save the record, and a PATCH
+    /// made in between is lost (see `wait`).
+    pub async fn wait_imported(
+        &self,
+        id: &str,
+        what: &str,
+        policy: &WaitPolicy,
+        expected: Option<&ExpectedHash>,
+    ) -> Result<GlanceImage> {
+        self.wait_until_done(id, what, policy, expected, true).await
+    }
+
+    async fn wait_until_done(
+        &self,
+        id: &str,
+        what: &str,
+        policy: &WaitPolicy,
+        expected: Option<&ExpectedHash>,
+        import_task: bool,
+    ) -> Result<GlanceImage> {
         let started = Instant::now();
         let mut last_change = Instant::now();
         let mut last: Option<Observation> = None;
@@ -469,7 +495,12 @@ impl Glance {
                 failure,
                 detail,
             };
-            match wait::judge(&obs) {
+            let mut verdict = wait::judge(&obs);
+            if import_task && verdict == Verdict::Active {
+                let (status, message) = self.last_task(id).await.unwrap_or_default();
+                verdict = wait::judge_task(status.as_deref(), &message);
+            }
+            match verdict {
                 Verdict::Active => {
                     if let Some(exp) = expected
                         && image.os_hash_algo.as_deref() == Some(exp.algo.as_str())
@@ -525,22 +556,38 @@ impl Glance {
         }
     }
 
-    /// The message of the newest task of an image (`GET /v2/images/{id}/tasks`), best effort.
-    async fn last_task_message(&self, id: &str) -> Option<String> {
+    /// The newest task of an image (`GET /v2/images/{id}/tasks`), best effort.
+    async fn newest_task(&self, id: &str) -> Option<Value> {
         let url = self.url(&format!("/images/{id}/tasks"));
         let v = self.get_json(&url).await.ok()?;
         let tasks = v.get("tasks")?.as_array()?;
-        let newest = tasks.iter().max_by_key(|t| {
-            t.get("created_at")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned()
-        })?;
+        tasks
+            .iter()
+            .max_by_key(|t| {
+                t.get("created_at")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .cloned()
+    }
+
+    /// Status and message of the newest task of an image.
+    async fn last_task(&self, id: &str) -> Option<(Option<String>, String)> {
+        let t = self.newest_task(id).await?;
+        let field = |k: &str| t.get(k).and_then(Value::as_str).map(str::to_owned);
+        Some((field("status"), field("message").unwrap_or_default()))
+    }
+
+    /// The message of the newest task of an image, best effort.
+    async fn last_task_message(&self, id: &str) -> Option<String> {
+        let t = self.newest_task(id).await?;
+        let field = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or("?").to_owned();
         Some(format!(
             "{} {}: {}",
-            newest.get("id").and_then(Value::as_str).unwrap_or("?"),
-            newest.get("status").and_then(Value::as_str).unwrap_or("?"),
-            newest.get("message").and_then(Value::as_str).unwrap_or("")
+            field("id"),
+            field("status"),
+            t.get("message").and_then(Value::as_str).unwrap_or("")
         ))
     }
 

@@ -66,9 +66,28 @@ pub fn judge(o: &Observation) -> Verdict {
         "killed" | "deleted" | "pending_delete" => {
             Verdict::Failed(format!("the image went to status `{}`", o.status))
         }
-        // Active but still copying to more stores: keep waiting.
-        "active" if get("os_glance_importing_to_stores").is_none() => Verdict::Active,
+        // Active but still copying to more stores, or the import task still holds the image
+        // (its last steps re-save the whole record and would overwrite a PATCH made now):
+        // keep waiting.
+        "active"
+            if get("os_glance_importing_to_stores").is_none()
+                && get("os_glance_import_task").is_none() =>
+        {
+            Verdict::Active
+        }
         _ => Verdict::Pending,
+    }
+}
+
+/// The judgement of an image's import task (`GET /v2/images/{id}/tasks`, newest first).
+pub fn judge_task(status: Option<&str>, message: &str) -> Verdict {
+    match status {
+        Some("success") => Verdict::Active,
+        Some("failure") => Verdict::Failed(format!("the import task failed: {message}")),
+        Some("pending" | "processing") => Verdict::Pending,
+        // No task visible (the tasks API may be forbidden to this role): the cleared
+        // `os_glance_import_task` alone decides; Glance drops it after saving the final task.
+        _ => Verdict::Active,
     }
 }
 
@@ -124,6 +143,19 @@ mod tests {
             Verdict::Failed(m) if m.contains("`local`")
         ));
         assert!(matches!(judge(&obs("killed", &[])), Verdict::Failed(_)));
+        // Glance 33 sets `active` before its import task's last save; promoting then loses
+        // the PATCH (issue 13).
+        assert_eq!(
+            judge(&obs("active", &[("os_glance_import_task", "9f1c")])),
+            Verdict::Pending
+        );
+        assert_eq!(judge_task(Some("processing"), ""), Verdict::Pending);
+        assert_eq!(judge_task(Some("pending"), ""), Verdict::Pending);
+        assert_eq!(judge_task(None, ""), Verdict::Active);
+        assert_eq!(judge_task(Some("success"), ""), Verdict::Active);
+        assert!(
+            matches!(judge_task(Some("failure"), "boom"), Verdict::Failed(m) if m.contains("boom"))
+        );
     }
 
     #[test]
