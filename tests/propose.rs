@@ -509,25 +509,29 @@ fn broken_lockfile_is_invalid_input() {
     );
 }
 
+/// Writes an executable git hook.
+fn write_hook(path: &Path, script: &str) {
+    std::fs::write(path, script).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
 /// Installs a pre-receive hook that logs the push options and refs of every push, and lets
 /// the bare remote accept push options, as Gerrit does.
 fn gerrit_like(f: &Fixture) -> PathBuf {
     let log = f.root.join("pushes.log");
     f.remote_git(&["config", "receive.advertisePushOptions", "true"]);
     let hook = f.remote.join("hooks/pre-receive");
-    std::fs::write(
+    write_hook(
         &hook,
-        format!(
+        &format!(
             "#!/bin/sh\n{{\n  i=0\n  while [ \"$i\" -lt \"${{GIT_PUSH_OPTION_COUNT:-0}}\" ]; do\n    eval \"echo option \\$GIT_PUSH_OPTION_$i\"\n    i=$((i+1))\n  done\n  cat\n}} >> '{}'\n",
             log.display()
         ),
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    );
     log
 }
 
@@ -682,16 +686,10 @@ fn gerrit_without_record_rights_warns_but_proposes() {
     gerrit_like(&f);
     // The server refuses refs/image-crawler/* (no push rights there).
     let hook = f.remote.join("hooks/update");
-    std::fs::write(
+    write_hook(
         &hook,
         "#!/bin/sh\ncase \"$1\" in refs/image-crawler/*) echo 'prohibited by policy' >&2; exit 1;; esac\n",
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    );
     f.write_lock(&lock("ubuntu-24.04", "20241004", "cc"));
     let out = f.propose(&["--push", "--gerrit"]);
     assert_exit(&out, 0);
@@ -725,9 +723,9 @@ fn gerrit_with_closed_changes(f: &Fixture) -> PathBuf {
     std::fs::write(&closed, "").unwrap();
     f.remote_git(&["config", "receive.procReceiveRefs", "refs/for"]);
     let hook = f.remote.join("hooks/proc-receive");
-    std::fs::write(
+    write_hook(
         &hook,
-        format!(
+        &format!(
             r#"#!/usr/bin/env python3
 import re, subprocess, sys
 inp, out = sys.stdin.buffer, sys.stdout.buffer
@@ -762,13 +760,7 @@ for old, new, ref in cmds:
 flush()
 "#
         ),
-    )
-    .unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    );
     closed
 }
 

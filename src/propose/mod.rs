@@ -363,15 +363,11 @@ fn propose_group_inner(
     } else {
         None
     };
-    let (mut commit, reused) = proposal_commit(
-        repo,
-        base_commit,
-        g,
-        &local_ref,
-        change_id.as_deref(),
-        identity,
-        &subject,
-    )?;
+    // The proposal commit for a Change-Id (made again if Gerrit closed the first one).
+    let commit_for = |id: Option<&str>| {
+        proposal_commit(repo, base_commit, g, &local_ref, id, identity, &subject)
+    };
+    let (mut commit, reused) = commit_for(change_id.as_deref())?;
     rep.change_id.clone_from(&change_id);
     rep.commit = Some(commit.to_string());
 
@@ -395,15 +391,7 @@ fn propose_group_inner(
                  a new change ({fresh})"
             ));
             change_id = Some(fresh);
-            (commit, _) = proposal_commit(
-                repo,
-                base_commit,
-                g,
-                &local_ref,
-                change_id.as_deref(),
-                identity,
-                &subject,
-            )?;
+            (commit, _) = commit_for(change_id.as_deref())?;
             rep.change_id.clone_from(&change_id);
             rep.commit = Some(commit.to_string());
             pushed = gerrit::push(repo, &opts.remote, &topic, commit, &rep.push_ref)?;
