@@ -439,3 +439,85 @@ fn min_age_holds_a_young_build() {
     assert!(err.contains("soak: held at 1.0-20250101"), "{err}");
     assert!(err.contains("younger than the catalog's min_age"), "{err}");
 }
+
+/// Issue 15: one `check` run fetches every URL at most once. Two Ubuntu images read the same
+/// simplestreams index, two Fedora images the same `releases.json`, and the news reads both
+/// again; the server's log must show each path once.
+#[test]
+fn every_url_is_fetched_at_most_once_per_run() {
+    let server = FixtureServer::start(fixtures().join("upstream"));
+    let catalog = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixtures().join("upstream/catalog/settings.yaml"),
+        catalog.path().join("settings.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        catalog.path().join("images.yaml"),
+        r#"defaults:
+  signature:
+    policy: off
+images:
+  - id: ubuntu-a
+    name: Ubuntu 24.04
+    source:
+      ubuntu:
+        release: "24.04"
+  - id: ubuntu-b
+    name: Ubuntu B
+    source:
+      ubuntu:
+        release: "24.04"
+  - id: fedora-a
+    name: Fedora A
+    source:
+      fedora: {}
+  - id: fedora-b
+    name: Fedora B
+    source:
+      fedora:
+        release: "44"
+"#,
+    )
+    .unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let base = server.url();
+    let out = Command::cargo_bin("image-crawler")
+        .unwrap()
+        .env("IMAGE_CRAWLER_CACHE_DIR", cache.path())
+        .env("NO_COLOR", "1")
+        .args(["check", "--catalog"])
+        .arg(catalog.path())
+        .arg("--state")
+        .arg(state.path())
+        .arg("--mirror")
+        .arg(format!("https://cloud-images.ubuntu.com/={base}/ubuntu/"))
+        .arg("--mirror")
+        .arg(format!("https://fedoraproject.org/={base}/fedora/"))
+        .arg("--mirror")
+        .arg(format!("https://dl.fedoraproject.org/={base}/fedora/"))
+        .assert();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for id in ["ubuntu-a", "ubuntu-b", "fedora-a", "fedora-b"] {
+        assert!(
+            state.path().join(format!("{id}.toml")).exists(),
+            "{id} locked: {}",
+            stderr(&out)
+        );
+    }
+    let log = server.log();
+    let mut per_path = std::collections::BTreeMap::<&str, usize>::new();
+    for (path, _) in &log {
+        *per_path.entry(path.as_str()).or_default() += 1;
+    }
+    let repeated: Vec<_> = per_path.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(repeated.is_empty(), "fetched more than once: {repeated:?}");
+    // The shared indexes were read (by discovery and news alike), once.
+    for shared in [
+        "/ubuntu/releases/streams/v1/com.ubuntu.cloud:released:download.json",
+        "/fedora/releases.json",
+    ] {
+        assert_eq!(per_path.get(shared), Some(&1), "{shared}: {per_path:?}");
+    }
+}

@@ -77,16 +77,20 @@ pub async fn run(
             "fix catalog/lifecycle.yaml as shown",
         )
     })?;
-    let mut report = check::run(&images, &global.state, &fetcher, &options).await;
+    // The release lists of the news do not depend on discovery: fetch them alongside it (the
+    // fetcher's single flight shares any index that both read).
+    let (mut report, release_lists) = tokio::join!(
+        check::run(&images, &global.state, &fetcher, &options),
+        crate::upstream::news::fetch_release_lists(&images, &fetcher),
+    );
     report.notes = news(
         &images,
         &global.state,
         &report,
-        &fetcher,
+        release_lists,
         &lifecycle,
         options.now,
-    )
-    .await;
+    );
     if printer.is_json() {
         printer.json(&report);
     } else {
@@ -110,11 +114,11 @@ pub async fn run(
 
 /// Lifecycle and release news for the checked images: EOL warnings, upstreams that published
 /// nothing for longer than `replace_frequency`, and releases the catalog does not have.
-async fn news(
+fn news(
     images: &[&catalog::Image],
     state: &std::path::Path,
     report: &check::CheckReport,
-    fetcher: &Fetcher,
+    (lists, mut lines): (crate::scs::news::ReleaseLists, Vec<String>),
     lifecycle: &crate::scs::lifecycle::Lifecycle,
     now: jiff::Timestamp,
 ) -> Vec<String> {
@@ -135,7 +139,6 @@ async fn news(
             dates.insert(image.id.clone(), d);
         }
     }
-    let (lists, mut lines) = crate::upstream::news::fetch_release_lists(images, fetcher).await;
     let notes = crate::scs::news::for_check(images, &dates, &lists, lifecycle, now, 8);
     lines.iter_mut().for_each(|l| l.insert_str(0, "warning: "));
     lines.extend(notes.lines());

@@ -10,10 +10,15 @@
 //!   same URL sends If-None-Match / If-Modified-Since; a 304 is answered from the cache, so
 //!   an unchanged upstream costs small 304s. Validators never reach lockfiles.
 //! - Per-request timeout ([`Fetcher::with_timeout`]); a timeout is retried like a 5xx.
+//! - Single flight: one [`Fetcher`] (and its clones) fetches each URL at most once. Callers
+//!   that ask for a URL while it is in flight, or later in the same run, share the first
+//!   answer, so several images of one distribution (and the news) that read the same index
+//!   cost one request, and every image of a run sees the same upstream state.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -50,7 +55,13 @@ pub struct Fetcher {
     /// Where validators and bodies of earlier responses are kept; `None` disables.
     cache: Option<Arc<PathBuf>>,
     timeout: Option<Duration>,
+    /// One answer per effective URL for the life of this fetcher (see the module docs).
+    flights: Arc<Mutex<HashMap<String, Flight>>>,
 }
+
+/// The shared answer of one URL: the body, or the error after retries (a 404 included, which
+/// each caller then maps by its own idea of "absent").
+type Flight = Arc<tokio::sync::OnceCell<Result<Bytes, HttpError>>>;
 
 /// Counters of what a run moved (for `check -v` and the benchmark).
 #[derive(Debug, Default)]
@@ -112,6 +123,7 @@ impl Fetcher {
             stats: Arc::default(),
             cache: None,
             timeout: None,
+            flights: Arc::default(),
         }
     }
 
@@ -159,12 +171,33 @@ impl Fetcher {
         absent: &[u16],
     ) -> Result<Option<Fetched>, HttpError> {
         let url = self.effective_url(upstream_url);
-        let cache = self.cache.as_deref().map(|dir| CacheEntry::new(dir, &url));
-        let result = http::retry(self.retry, || async {
+        let flight = {
+            let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
+            Flight::clone(flights.entry(url.clone()).or_default())
+        };
+        // A caller that is cancelled mid-flight leaves the cell empty; the next one fetches.
+        let result = flight
+            .get_or_init(|| self.fetch_once(upstream_url, &url))
+            .await
+            .clone();
+        match result {
+            Ok(body) => Ok(Some(Fetched {
+                url: upstream_url.to_owned(),
+                body,
+            })),
+            Err(e) if e.status().is_some_and(|s| absent.contains(&s)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The network side of [`Fetcher::fetch`]: conditional request, retries, size cap.
+    async fn fetch_once(&self, upstream_url: &str, url: &str) -> Result<Bytes, HttpError> {
+        let cache = self.cache.as_deref().map(|dir| CacheEntry::new(dir, url));
+        http::retry(self.retry, || async {
             // Re-read per attempt: a cached body may only be used with its own validators.
             let cached = cache.as_ref().and_then(CacheEntry::load);
             self.stats.requests.fetch_add(1, Ordering::Relaxed);
-            let mut req = self.client.get(&url);
+            let mut req = self.client.get(url);
             if let Some(timeout) = self.timeout {
                 req = req.timeout(timeout);
             }
@@ -179,14 +212,14 @@ impl Fetcher {
             let resp = req
                 .send()
                 .await
-                .map_err(|e| HttpError::from_reqwest(&Method::GET, &url, &e))?;
+                .map_err(|e| HttpError::from_reqwest(&Method::GET, url, &e))?;
             if resp.status() == reqwest::StatusCode::NOT_MODIFIED
                 && let Some((_, body)) = cached
             {
                 self.stats.not_modified.fetch_add(1, Ordering::Relaxed);
                 return Ok(body);
             }
-            let resp = http::check(&Method::GET, &url, resp).await?;
+            let resp = http::check(&Method::GET, url, resp).await?;
             let header = |name| {
                 resp.headers()
                     .get(name)
@@ -194,11 +227,11 @@ impl Fetcher {
                     .map(str::to_owned)
             };
             let meta = CacheMeta {
-                url: http::redact_url(&url),
+                url: http::redact_url(url),
                 etag: header(ETAG),
                 last_modified: header(LAST_MODIFIED),
             };
-            let body = read_capped(resp, &url, BodyKind::of(upstream_url)).await?;
+            let body = read_capped(resp, url, BodyKind::of(upstream_url)).await?;
             self.stats
                 .bytes
                 .fetch_add(body.len() as u64, Ordering::Relaxed);
@@ -207,15 +240,7 @@ impl Fetcher {
             }
             Ok(body)
         })
-        .await;
-        match result {
-            Ok(body) => Ok(Some(Fetched {
-                url: upstream_url.to_owned(),
-                body,
-            })),
-            Err(e) if e.status().is_some_and(|s| absent.contains(&s)) => Ok(None),
-            Err(e) => Err(e),
-        }
+        .await
     }
 }
 

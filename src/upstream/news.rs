@@ -19,59 +19,62 @@ pub async fn fetch_release_lists(
     fetcher: &Fetcher,
 ) -> (ReleaseLists, Vec<String>) {
     let uses = |f: fn(&Source) -> bool| images.iter().any(|i| i.enabled && f(&i.source));
-    let mut lists = ReleaseLists::default();
-    let mut warnings = Vec::new();
-    if uses(|s| matches!(s, Source::Ubuntu(_))) {
-        lists.ubuntu = get(
+    // The three lists are independent: fetch them at once.
+    let (ubuntu, fedora, alpine) = tokio::join!(
+        get_if(
+            uses(|s| matches!(s, Source::Ubuntu(_))),
             fetcher,
             UBUNTU_STREAM,
             news::parse_ubuntu_streams,
-            &mut warnings,
-        )
-        .await;
-    }
-    if uses(|s| matches!(s, Source::Fedora(_))) {
-        lists.fedora = get(
+        ),
+        get_if(
+            uses(|s| matches!(s, Source::Fedora(_))),
             fetcher,
             FEDORA_RELEASES,
             news::parse_fedora_releases,
-            &mut warnings,
-        )
-        .await;
-    }
-    if uses(|s| matches!(s, Source::Alpine(_))) {
-        lists.alpine = get(
+        ),
+        get_if(
+            uses(|s| matches!(s, Source::Alpine(_))),
             fetcher,
             ALPINE_RELEASES,
             news::parse_alpine_releases,
-            &mut warnings,
-        )
-        .await;
-    }
+        ),
+    );
+    let mut warnings = Vec::new();
+    let lists = ReleaseLists {
+        ubuntu: ubuntu.unwrap_or_else(|w| keep(w, &mut warnings)),
+        fedora: fedora.unwrap_or_else(|w| keep(w, &mut warnings)),
+        alpine: alpine.unwrap_or_else(|w| keep(w, &mut warnings)),
+    };
     (lists, warnings)
 }
 
-async fn get<T>(
+/// A warning kept; the list is absent.
+fn keep<T>(warning: String, warnings: &mut Vec<String>) -> Option<T> {
+    warnings.push(warning);
+    None
+}
+
+/// `Ok(None)` when the catalog does not use the distribution; `Err(warning)` when its list
+/// cannot be fetched or read.
+async fn get_if<T>(
+    wanted: bool,
     fetcher: &Fetcher,
     url: &str,
     parse: fn(&str) -> Result<T, serde_json::Error>,
-    warnings: &mut Vec<String>,
-) -> Option<T> {
+) -> Result<Option<T>, String> {
+    if !wanted {
+        return Ok(None);
+    }
     match fetcher.get(url).await {
         Ok(f) => match parse(&f.text()) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                warnings.push(format!(
-                    "cannot read the release list {url}: {e}; no release news for it"
-                ));
-                None
-            }
+            Ok(v) => Ok(Some(v)),
+            Err(e) => Err(format!(
+                "cannot read the release list {url}: {e}; no release news for it"
+            )),
         },
-        Err(e) => {
-            warnings.push(format!(
-                "cannot fetch the release list: {e}; no release news for it"
-            ));
-            None
-        }
+        Err(e) => Err(format!(
+            "cannot fetch the release list: {e}; no release news for it"
+        )),
     }
 }
