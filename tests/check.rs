@@ -521,3 +521,69 @@ images:
         assert_eq!(per_path.get(shared), Some(&1), "{shared}: {per_path:?}");
     }
 }
+
+/// A checksum-dir whose checksum file names files outside its directory: every such name
+/// is skipped with a warning (they are newer, so taking one would show), the plain one is
+/// locked; a file of nothing but such names locks nothing.
+#[test]
+fn checksum_names_never_leave_the_source_directory() {
+    let hostile = [
+        "../../etc/passwd-20250301.qcow2",
+        "sub/../../x-20250302.qcow2",
+        "/abs-20250303.qcow2",
+        "https://evil.example/x-20250304.qcow2",
+        "//evil.example/x-20250305.qcow2",
+        "x-20250306.qcow2?download=1",
+        "..\\x-20250307.qcow2",
+        "%2e%2e/x-20250308.qcow2",
+    ];
+    let tree = tempfile::tempdir().unwrap();
+    let dir = tree.path().join("hostile");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let mut sums = String::new();
+    for (i, name) in hostile.iter().enumerate() {
+        sums.push_str(&format!("{}  {name}\n", format!("{i:x}").repeat(64)));
+    }
+    let good = format!("{}  good-20240101.qcow2\n", "a".repeat(64));
+    std::fs::write(dir.join("SHA256SUMS"), format!("{sums}{good}")).unwrap();
+    std::fs::write(dir.join("ONLY-HOSTILE"), &sums).unwrap();
+    let catalog = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixtures().join("upstream/catalog/settings.yaml"),
+        catalog.path().join("settings.yaml"),
+    )
+    .unwrap();
+    let image = |id: &str, file: &str| {
+        format!(
+            "  - id: {id}\n    name: {id}\n    source:\n      checksum-dir:\n        url: https://images.example.org/hostile/\n        checksum_file: {file}\n        pattern: '(?P<version>.*?(?P<date>\\d{{8}}).*)'\n    glance:\n      properties:\n        os_distro: x\n        os_version: \"1\"\n"
+        )
+    };
+    std::fs::write(
+        catalog.path().join("hostile.yaml"),
+        format!(
+            "images:\n{}{}",
+            image("mixed", "SHA256SUMS"),
+            image("only-hostile", "ONLY-HOSTILE")
+        ),
+    )
+    .unwrap();
+    let mut env = Env::serving(tree.path().to_owned(), Some(tree));
+    env.catalog = catalog.path().to_owned();
+    let a = env.cmd(&[]);
+    let err = stderr(&a);
+    assert_eq!(code(&a), 3, "one image failed, one locked: {err}");
+    let lock = env.lock("mixed").expect("the plain name is locked");
+    assert!(
+        lock.contains("url = \"https://images.example.org/hostile/good-20240101.qcow2\""),
+        "{lock}"
+    );
+    assert!(!lock.contains(".."), "{lock}");
+    assert!(!lock.contains("evil"), "{lock}");
+    assert_eq!(env.lock("only-hostile"), None, "{err}");
+    for name in hostile {
+        assert!(
+            err.contains(&format!("{name:?} is skipped")),
+            "no note for {name}: {err}"
+        );
+    }
+}

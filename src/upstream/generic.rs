@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::catalog::raw::{ChecksumDirSource, GithubReleaseSource, StaticSource};
 use crate::catalog::{Image, SignatureMode};
 use crate::lock::{HashAlgorithm, SignatureState, SignatureStatus};
-use crate::upstream::{Candidate, DiscoverError, Fetcher, checksums, signature, version};
+use crate::upstream::{Candidate, DiscoverError, Fetcher, checksums, names, signature, version};
 
 /// `checksum-dir`: every file of the checksum file matching the pattern is a candidate.
 pub async fn checksum_dir(
@@ -37,6 +37,11 @@ pub async fn checksum_dir(
         if version::is_alias(name) {
             continue;
         }
+        // `./a.img` and `a.img` are one file (the checksum parser treats them alike).
+        let path = name.strip_prefix("./").unwrap_or(name);
+        if !names::admit(&sums_url, path, names::Shape::RelativePath) {
+            continue;
+        }
         let Some(caps) = pattern.captures(name) else {
             continue;
         };
@@ -55,7 +60,7 @@ pub async fn checksum_dir(
         out.push(Candidate {
             version: ver,
             build_date,
-            url: format!("{dir}{name}"),
+            url: format!("{dir}{path}"),
             size: file.size(name),
             metadata_url: sums_url.clone(),
             checksums: file.digests(name),

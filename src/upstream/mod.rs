@@ -26,6 +26,7 @@ pub mod error;
 pub mod fetch;
 pub mod generic;
 pub mod listing;
+pub mod names;
 pub mod news;
 pub mod object_storage;
 pub mod select;

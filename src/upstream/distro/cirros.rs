@@ -18,7 +18,7 @@ use crate::lock::HashAlgorithm;
 use crate::upstream::distro::simplestreams::Products;
 use crate::upstream::distro::{self as d};
 use crate::upstream::error::DiscoverError;
-use crate::upstream::{Candidate, Fetcher, checksums, version};
+use crate::upstream::{Candidate, Fetcher, checksums, names, version};
 
 pub const ROOT: &str = "https://download.cirros-cloud.net/";
 
@@ -105,7 +105,12 @@ pub async fn discover(
         .map(|s| s.version.clone())
         .chain([released.clone()])
         .collect();
-    versions.retain(|v| in_series(v, series) && version::compare(v, &released).is_le());
+    // Versions become a directory name (`{ROOT}{ver}/`): a stream's must be a plain name.
+    versions.retain(|v| {
+        in_series(v, series)
+            && version::compare(v, &released).is_le()
+            && names::admit(&surl, v, names::Shape::FileName)
+    });
     versions.sort_by(|a, b| version::compare(a, b));
     versions.dedup();
     let what = match series {

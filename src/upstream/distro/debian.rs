@@ -18,7 +18,7 @@ use crate::catalog::raw::{Channel, DebianSource};
 use crate::lock::HashAlgorithm;
 use crate::upstream::distro::{self as d};
 use crate::upstream::error::DiscoverError;
-use crate::upstream::{Candidate, Fetcher, checksums, version};
+use crate::upstream::{Candidate, Fetcher, checksums, names, version};
 
 pub const ROOT: &str = "https://cloud.debian.org/images/cloud/";
 
@@ -82,9 +82,15 @@ pub fn manifest_upload(
     let reference = upload
         .pointer("/data/ref")
         .and_then(Value::as_str)
-        .filter(|r| !r.is_empty() && !r.starts_with('/') && !r.contains("://"))
-        .ok_or_else(|| d::invalid(url, "Upload has no relative data.ref"))?
+        .ok_or_else(|| d::invalid(url, "Upload has no data.ref"))?
         .to_owned();
+    // The one image of the manifest: a path leaving the tree is refused, not skipped.
+    names::check(&reference, names::Shape::RelativePath).map_err(|why| {
+        d::invalid(
+            url,
+            format!("data.ref {reference:?} is not a path inside the image tree: {why}"),
+        )
+    })?;
     if version::is_alias(&reference) || !reference.contains(&version) {
         return Err(d::invalid(
             url,
@@ -322,6 +328,13 @@ mod tests {
             "bookworm/latest/debian-12-genericcloud-amd64.qcow2",
         );
         assert!(manifest_upload("m", &latest, "genericcloud", "amd64", "qcow2").is_err());
+        // A reference leaving the image tree is refused, whatever it contains.
+        let escaping = manifest(&dg).replace(
+            "bookworm/20250210-2019/debian-12-genericcloud-amd64-20250210-2019.qcow2",
+            "../../evil/20250210-2019/debian-12-genericcloud-amd64-20250210-2019.qcow2",
+        );
+        let err = manifest_upload("m", &escaping, "genericcloud", "amd64", "qcow2").unwrap_err();
+        assert!(err.to_string().contains("not a path inside"), "{err}");
     }
 
     #[test]

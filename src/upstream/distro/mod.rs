@@ -35,7 +35,7 @@ use crate::catalog::{Image, SignatureMode, Source};
 use crate::lock::{HashAlgorithm, SignatureStatus};
 use crate::upstream::error::DiscoverError;
 use crate::upstream::signature::Checked;
-use crate::upstream::{Candidate, Fetcher, listing, signature, version};
+use crate::upstream::{Candidate, Fetcher, listing, names, signature, version};
 
 /// Discovers the builds of one catalog image from its distributor's metadata.
 ///
@@ -329,7 +329,11 @@ pub fn unsigned(image: &Image, url: &str) -> Result<SignatureStatus, DiscoverErr
 /// The names of a directory listing (directories with a trailing `/`), in listing order.
 pub fn listing_names(url: &str, body: &str) -> Result<Vec<String>, DiscoverError> {
     let entries = listing::parse(body).map_err(|m| DiscoverError::parse(url, 0, m))?;
-    Ok(entries.iter().map(|e| e.path()).collect())
+    Ok(entries
+        .iter()
+        .filter(|e| names::admit(url, &e.name, names::Shape::FileName))
+        .map(|e| e.path())
+        .collect())
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use crate::catalog::raw::OpensuseSource;
 use crate::lock::HashAlgorithm;
 use crate::upstream::distro::{self as d, sigdate};
 use crate::upstream::error::DiscoverError;
-use crate::upstream::{Candidate, Fetcher, checksums, listing, version};
+use crate::upstream::{Candidate, Fetcher, checksums, listing, names, version};
 
 pub const ROOT: &str = "https://download.opensuse.org/distribution/leap/";
 
@@ -112,6 +112,10 @@ pub async fn discover(
         }
         None => Vec::new(),
     };
+    let entries: Vec<listing::Entry> = entries
+        .into_iter()
+        .filter(|e| names::admit(&listing_url, &e.name, names::Shape::FileName))
+        .collect();
     let all = builds(source, arch, &entries);
     let total = all.len();
     let admit = d::admitter(image);

@@ -16,7 +16,7 @@ use crate::lock::{HashAlgorithm, SignatureStatus};
 use crate::upstream::distro::simplestreams::{self, Products};
 use crate::upstream::distro::{self as d};
 use crate::upstream::error::DiscoverError;
-use crate::upstream::{Candidate, Fetcher, checksums, version};
+use crate::upstream::{Candidate, Fetcher, checksums, names, version};
 
 const HOST: &str = "https://cloud-images.ubuntu.com/";
 
@@ -110,8 +110,11 @@ pub fn builds(
         let path = item
             .path
             .as_deref()
-            .filter(|p| !p.is_empty() && !p.starts_with('/') && !p.contains("://"))
+            .filter(|p| !p.is_empty())
             .ok_or_else(|| d::invalid(stream_url, format!("{what}: no relative path")))?;
+        if !names::admit(stream_url, path, names::Shape::RelativePath) {
+            continue;
+        }
         let mut pairs = Vec::new();
         match &item.sha256 {
             Some(h) => pairs.push((HashAlgorithm::Sha256, h.clone())),

@@ -17,7 +17,7 @@ use crate::catalog::SignatureMode;
 use crate::catalog::raw::ObjectStorageSource;
 use crate::lock::SignatureStatus;
 use crate::upstream::generic::{checksum_file_verified, full_match, status_without_signature};
-use crate::upstream::{Candidate, DiscoverError, Fetcher, checksums, signature, version};
+use crate::upstream::{Candidate, DiscoverError, Fetcher, checksums, names, signature, version};
 use listing::{Next, Object};
 
 /// Upper bound on listing pages (10 000 pages of 1 000 keys): a store that keeps answering
@@ -41,6 +41,7 @@ pub async fn discover(
     let matched: Vec<(&Object, regex::Captures<'_>)> = objects
         .iter()
         .filter(|o| !version::is_alias(basename(&o.key)))
+        .filter(|o| names::admit(base, &o.key, names::Shape::RelativePath))
         .filter_map(|o| pattern.captures(&o.key).map(|c| (o, c)))
         .collect();
     let listing_url = format!(
