@@ -12,17 +12,19 @@
 #   bench/check.sh --shared                         # the shipped catalog over ../shared/upstream-samples
 #                                                   # (needs the distros discovery modules)
 #
-# Environment: LATENCY_MS (100), IMAGES (24, synthetic only), CONCURRENCY (8), RUNS (3),
+# Environment: LATENCY_MS (100), IMAGES (24, synthetic only), CONCURRENCY (32, the default of check), PAIRS (5),
 # PROFILE (debug|release; release builds take long on a shared machine).
 #
-# Prints: wall time of a cold run vs. the sequential sum of its request latencies
-# (requests x LATENCY_MS), and bytes transferred by a second, unchanged run vs. the first.
+# Prints (issue 15's goals): the median wall time of a cold full-catalog check and of its
+# slowest single image, measured as interleaved pairs (A B A B ..., PAIRS pairs) so that a
+# drifting machine load hits both alike, and their ratio; and the bytes of a re-check with an
+# unchanged upstream as a share of a cold run's.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 LATENCY_MS=${LATENCY_MS:-100}
 IMAGES=${IMAGES:-24}
-CONCURRENCY=${CONCURRENCY:-8}
+CONCURRENCY=${CONCURRENCY:-32}
 PROFILE=${PROFILE:-debug}
 
 work=$(mktemp -d)
@@ -113,40 +115,67 @@ read_stats() { # $1 = server, $2 = counter; waits for the server to flush its co
     tr ' ' '\n' < "$work/$1.stats" | sed -n "s/^$2=//p"
 }
 
-run_check() { # $1 = server url, $2 = run name (own state and cache)
-    local args=()
-    for m in "${mirrors[@]}"; do args+=(--mirror "${m%%=*}=$1/${m#*=}"); done
-    IMAGE_CRAWLER_CACHE_DIR=$work/cache-$2 "$bin/image-crawler" check --catalog "$catalog" \
-        --state "$work/state-$2" --concurrency "$CONCURRENCY" -q "${args[@]}" > /dev/null || true
+run_check() { # $1 = server url, $2 = run name (own state and cache), rest = image ids
+    local args=() server=$1 name=$2
+    shift 2
+    for m in "${mirrors[@]}"; do args+=(--mirror "${m%%=*}=$server/${m#*=}"); done
+    IMAGE_CRAWLER_CACHE_DIR=$work/cache-$name "$bin/image-crawler" check --catalog "$catalog" \
+        --state "$work/state-$name" --concurrency "$CONCURRENCY" -q "${args[@]}" "$@" > /dev/null || true
 }
 
 now() { date +%s.%N; }
 
-# Cold runs (fresh state and cache each), best of RUNS to damp the noise of a shared machine.
-RUNS=${RUNS:-3}
-best() { # $1 = server url, $2 = name prefix; prints the shortest wall time
-    local min="" t0 t1 d
-    for k in $(seq 1 "$RUNS"); do
-        t0=$(now); run_check "$1" "$2$k"; t1=$(now)
-        d=$(echo "$t1 - $t0" | bc)
-        if [[ -z "$min" ]] || (( $(echo "$d < $min" | bc) )); then min=$d; fi
-    done
-    echo "$min"
+# Every run below is cold (its own fresh state and cache), against the server with latency.
+ids_of_full_run() { # the ids a full check locks, from its JSON report
+    local args=()
+    for m in "${mirrors[@]}"; do args+=(--mirror "${m%%=*}=$url/${m#*=}"); done
+    IMAGE_CRAWLER_CACHE_DIR=$work/cache-ids "$bin/image-crawler" --format json check --catalog "$catalog" \
+        --state "$work/state-ids" --concurrency "$CONCURRENCY" -q "${args[@]}" 2>/dev/null \
+        | python3 -c 'import json,sys; print("\n".join(sorted(json.load(sys.stdin)["images"])))' || true
 }
-base=$(best "$base_url" base)
-r0=$(read_stats slow requests); b0=$(read_stats slow bytes)
-wall=$(best "$url" slow)
-r1=$(read_stats slow requests); b1=$(read_stats slow bytes)
-# A second run over the first slow run's state and cache: upstream unchanged.
-run_check "$url" slow1
-r2=$(read_stats slow requests); b2=$(read_stats slow bytes); n2=$(read_stats slow not_modified)
+timed() { # $1 = run name, rest = ids (none = the whole catalog); prints wall seconds
+    local name=$1 t0 t1; shift
+    t0=$(now); run_check "$url" "$name" "$@"; t1=$(now)
+    echo "$t1 - $t0" | bc
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2] + a[NR/2+1]) / 2}'; }
 
-awk -v base="$base" -v wall="$wall" -v runs="$RUNS" -v r0="$r0" -v r1="$r1" \
-    -v r2="$r2" -v b0="$b0" -v b1="$b1" -v b2="$b2" -v n2="$n2" -v lat="$LATENCY_MS" \
-    -v conc="$CONCURRENCY" -v cat="$catalog" 'BEGIN {
-    req = (r1 - r0) / runs; first = (b1 - b0) / runs; seq = req * lat / 1000
-    printf "catalog: %s (concurrency %d, %d ms added per request)\n", cat, conc, lat
-    printf "cold run (best of %d): %d requests, wall %.2f s vs. sequential latency sum %.2f s\n", runs, req, wall, seq
-    printf "            (the same run without added latency: %.2f s: process start, catalog, CPU)\n", base
-    printf "bytes:      first run %d B, second (unchanged) run %d B in %d requests (%d x 304)\n", first, b2 - b1, r2 - r1, n2
+mapfile -t ids < <(ids_of_full_run)
+[[ ${#ids[@]} -gt 0 ]] || { echo "bench: the full check locked no image" >&2; exit 1; }
+# The slowest single image: each alone once, then the slowest is confirmed in the pairs below.
+slowest="" slowest_t=0
+for id in "${ids[@]}"; do
+    t=$(timed "single-$id" "$id")
+    if (( $(echo "$t > $slowest_t" | bc) )); then slowest=$id slowest_t=$t; fi
+done
+
+# A B A B: the full catalog (A) and the slowest image alone (B), PAIRS times, medians.
+PAIRS=${PAIRS:-${RUNS:-5}}
+full=() single=()
+r0=$(read_stats slow requests); b0=$(read_stats slow bytes)
+for k in $(seq 1 "$PAIRS"); do
+    full+=("$(timed "full$k")")
+    single+=("$(timed "one$k" "$slowest")")
+done
+r1=$(read_stats slow requests); b1=$(read_stats slow bytes)
+base=$(t0=$(now); run_check "$base_url" base; t1=$(now); echo "$t1 - $t0" | bc)
+# A second run over the first full run's state and cache: upstream unchanged.
+rs=$(read_stats slow requests); bs=$(read_stats slow bytes)
+run_check "$url" full1
+r2=$(read_stats slow requests); b2=$(read_stats slow bytes); n2=$(read_stats slow not_modified)
+full_m=$(median "${full[@]}"); single_m=$(median "${single[@]}")
+
+awk -v base="$base" -v fm="$full_m" -v sm="$single_m" -v slowest="$slowest" -v n="${#ids[@]}" \
+    -v pairs="$PAIRS" -v r0="$r0" -v r1="$r1" -v rs="$rs" -v r2="$r2" -v b0="$b0" -v b1="$b1" \
+    -v bs="$bs" -v b2="$b2" -v n2="$n2" -v lat="$LATENCY_MS" -v conc="$CONCURRENCY" -v cat="$catalog" \
+    -v load="$(cut -d' ' -f1-3 /proc/loadavg)" -v date="$(date -u +%Y-%m-%dT%H:%MZ)" 'BEGIN {
+    # Requests and bytes of one pair split by the share of images (approximate for the single).
+    first = (b1 - b0) / pairs
+    printf "date: %s, load average: %s\n", date, load
+    printf "catalog: %s, %d images (concurrency %d, %d ms added per request)\n", cat, n, conc, lat
+    printf "full catalog:   median %.2f s over %d cold runs\n", fm, pairs
+    printf "slowest image:  median %.2f s (%s alone, interleaved with the full runs)\n", sm, slowest
+    printf "ratio full / slowest: %.2fx (goal <= 1.30x)\n", fm / sm
+    printf "requests per pair: %d; without added latency the full run takes %.2f s (start, CPU)\n", (r1 - r0) / pairs, base
+    printf "re-check, upstream unchanged: %d B in %d requests (%d x 304) vs. %d B of a cold pair: %.2f%% (goal <= 2%%)\n", b2 - bs, r2 - rs, n2, first, 100 * (b2 - bs) / first
 }'

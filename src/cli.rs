@@ -151,8 +151,9 @@ pub struct CheckArgs {
     /// Take a build older than the locked one.
     #[arg(long)]
     pub allow_downgrade: bool,
-    /// How many images to check at once.
-    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// How many images to check at once. Metadata requests are small and spread over the
+    /// distributors' hosts; the fetcher shares indexes that several images read.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
     /// Do not use (or fill) the conditional-request cache in the user's cache directory.
     #[arg(long)]
