@@ -57,11 +57,24 @@ impl Default for ClientOptions {
 
 /// Builds a client. Redirects are followed (mirrors and MirrorCache redirect), at most 10.
 pub fn client(options: &ClientOptions) -> Result<reqwest::Client, HttpError> {
+    build(options, reqwest::redirect::Policy::limited(10))
+}
+
+/// A client that returns redirects to the caller, who follows them hop by hop (so a header
+/// meant for one host never follows a redirect to another: `reconcile::download`).
+pub fn client_without_redirects(options: &ClientOptions) -> Result<reqwest::Client, HttpError> {
+    build(options, reqwest::redirect::Policy::none())
+}
+
+fn build(
+    options: &ClientOptions,
+    redirects: reqwest::redirect::Policy,
+) -> Result<reqwest::Client, HttpError> {
     let mut builder = reqwest::Client::builder()
         .user_agent(user_agent())
         .connect_timeout(options.connect_timeout)
         .read_timeout(options.read_timeout)
-        .redirect(reqwest::redirect::Policy::limited(10));
+        .redirect(redirects);
     if let Some(pem) = &options.ca_cert_pem {
         let cert = reqwest::Certificate::from_pem(pem)
             .map_err(|e| HttpError::setup(format!("invalid CA certificate: {e}")))?;
@@ -88,6 +101,8 @@ pub enum HttpErrorKind {
     Body,
     /// The response could not be decoded (JSON, encoding).
     Decode,
+    /// Redirects went in a circle or on too long.
+    Redirect,
     /// The client could not be built or the request could not be formed.
     Setup,
 }
@@ -129,6 +144,8 @@ impl HttpError {
             HttpErrorKind::Decode
         } else if err.is_body() {
             HttpErrorKind::Body
+        } else if err.is_redirect() {
+            HttpErrorKind::Redirect
         } else if err.is_builder() {
             HttpErrorKind::Setup
         } else {
@@ -156,6 +173,14 @@ impl HttpError {
         }
     }
 
+    /// Redirects that went in a circle or on too long; `detail` shows the chain.
+    pub fn redirect(method: &Method, url: &str, detail: impl Into<String>) -> Self {
+        Self {
+            kind: HttpErrorKind::Redirect,
+            ..Self::decode(method, url, detail)
+        }
+    }
+
     /// The HTTP status, if the server answered.
     pub fn status(&self) -> Option<u16> {
         match self.kind {
@@ -169,7 +194,7 @@ impl HttpError {
         match self.kind {
             HttpErrorKind::Status(s) => s >= 500 || s == 408 || s == 429,
             HttpErrorKind::Timeout | HttpErrorKind::Connect | HttpErrorKind::Body => true,
-            HttpErrorKind::Decode | HttpErrorKind::Setup => false,
+            HttpErrorKind::Decode | HttpErrorKind::Setup | HttpErrorKind::Redirect => false,
         }
     }
 
@@ -195,6 +220,9 @@ impl HttpError {
             HttpErrorKind::Connect => {
                 Some("the host could not be reached; check the URL, DNS, proxy and TLS settings")
             }
+            HttpErrorKind::Redirect => Some(
+                "the server (or a mirror) redirects in a circle; check the URL and any --mirror rewrite, and tell the server's operator",
+            ),
             _ => None,
         }
     }
@@ -223,6 +251,9 @@ impl fmt::Display for HttpError {
                 "{} {} returned a body that could not be decoded",
                 self.method, self.url
             )?,
+            HttpErrorKind::Redirect => {
+                write!(f, "{} {} was redirected without end", self.method, self.url)?
+            }
         }
         if let Some(id) = &self.request_id {
             write!(f, " (request id {id})")?;

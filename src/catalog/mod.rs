@@ -124,6 +124,20 @@ impl Image {
             transfer: Transfer::Stream,
         }
     }
+
+    /// The download header of a `static` source (`source.static.auth`), if any.
+    pub fn download_auth(&self) -> Option<&raw::StaticAuth> {
+        match &self.source {
+            Source::Static(s) => s.auth.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// `web-download` would hand the download header to Glance (and every task log it
+    /// writes): a source with `auth` needs a transfer through this tool.
+    pub fn hands_auth_to_glance(&self) -> bool {
+        self.transfer == Transfer::WebDownload && self.download_auth().is_some()
+    }
 }
 
 /// A place in a catalog file.

@@ -483,8 +483,14 @@ pub struct StaticSource {
 pub struct StaticAuth {
     /// The header name, e.g. `Authorization`.
     pub header: String,
-    /// The environment variable holding its value (never written anywhere).
+    /// The environment variable holding its value (read at transfer time, never written
+    /// anywhere).
     pub env: String,
+    /// Also send the header to the mirror that `settings.mirrors` / `--mirror` rewrites this
+    /// URL to. Default `false`: only the source's own host (scheme, host and port of `url`)
+    /// ever gets it, and never a host a redirect leads to.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mirrors: bool,
 }
 
 /// Which upstream build to take.

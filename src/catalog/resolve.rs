@@ -261,6 +261,13 @@ pub(super) fn resolve(dir: &Path, files: &[Parsed]) -> Result<Catalog, Vec<Diagn
                     let base = &images[id];
                     let mut img = base.clone();
                     apply_overrides(&mut img, o);
+                    if img.hands_auth_to_glance() && !base.hands_auth_to_glance() {
+                        diags.push(auth_with_web_download(
+                            &ctx,
+                            line,
+                            Some(&format!("target `{}`, image `{id}`", t.cloud.value)),
+                        ));
+                    }
                     overrides.insert(id.clone(), img);
                 }
             }
@@ -758,7 +765,7 @@ fn resolve_image(
     let mut tags: BTreeSet<String> = g.tags.clone().unwrap_or_default().into_iter().collect();
     tags.retain(|t| !t.is_empty());
 
-    Image {
+    let image = Image {
         id,
         name,
         enabled: entry.enabled,
@@ -783,7 +790,22 @@ fn resolve_image(
         },
         rotation,
         transfer: merged.transfer.unwrap_or_default(),
+    };
+    if image.hands_auth_to_glance() {
+        err(auth_with_web_download(ctx, line, None));
     }
+    image
+}
+
+/// `source.static.auth` with `transfer: web-download` (of the entry, or of a target).
+fn auth_with_web_download(ctx: &Ctx<'_>, line: u64, target: Option<&str>) -> Diagnostic {
+    let whose = target.map_or_else(String::new, |t| format!("{t}: "));
+    ctx.at_key(
+        line,
+        "transfer",
+        format!("{whose}`transfer: web-download` with `source.static.auth` would hand the download header to Glance"),
+    )
+    .with_hint("use `transfer: stream` or `glance-direct`: the tool then downloads with the header itself and Glance never sees it")
 }
 
 /// A `pattern` that does not compile or has no `version` capture.
@@ -953,10 +975,21 @@ fn check_source(
             {
                 err(ctx.at_key(line, "url", format!("`{u}` is not a URL")));
             }
-            if let Some(a) = &s.auth
-                && a.env.trim().is_empty()
-            {
-                err(ctx.at_key(line, "env", "`auth.env` must name an environment variable"));
+            if let Some(a) = &s.auth {
+                if a.env.trim().is_empty() {
+                    err(ctx.at_key(line, "env", "`auth.env` must name an environment variable"));
+                }
+                if reqwest::header::HeaderName::from_bytes(a.header.as_bytes()).is_err() {
+                    err(ctx
+                        .at_key(
+                            line,
+                            "header",
+                            format!("`auth.header: {}` is not an HTTP header name", a.header),
+                        )
+                        .with_hint(
+                            "write a header name such as `Authorization` or `X-Auth-Token`",
+                        ));
+                }
             }
         }
         _ => {}

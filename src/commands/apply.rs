@@ -39,7 +39,7 @@ pub async fn run(
         }
     };
     let fetcher = fetcher(&inputs.catalog.mirrors, &args.upstream)?;
-    let upstream = crate::http::client(&crate::http::ClientOptions {
+    let upstream = crate::reconcile::download::client(&crate::http::ClientOptions {
         read_timeout: Duration::from_secs(300),
         ..Default::default()
     })?;

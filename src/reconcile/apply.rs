@@ -31,9 +31,9 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use futures_util::{StreamExt as _, TryStreamExt as _};
-use reqwest::Method;
 use serde::Serialize;
 
+use super::download;
 use super::plan::{Desired, apply_diffs, desired};
 use super::transfer::{self, GLANCE_DEFAULT_HASH, GlanceCheck, Pipeline};
 use super::{Action, Change, Plan, tmp_name};
@@ -115,7 +115,8 @@ pub struct Executor<'a> {
     pub images: BTreeMap<String, &'a Image>,
     pub locks: &'a BTreeMap<String, LockedImage>,
     pub managed_tag: String,
-    /// For upstream downloads (no Glance token is ever sent upstream).
+    /// For upstream downloads (no Glance token is ever sent upstream), made by
+    /// [`download::client`]: it does not follow redirects, [`download::open`] does.
     pub upstream: reqwest::Client,
     /// For the mirror rewrite of upstream URLs.
     pub fetcher: &'a Fetcher,
@@ -399,6 +400,19 @@ impl Executor<'_> {
                 lock.build.version
             );
         }
+        if image.hands_auth_to_glance() {
+            // `validate` refuses this; never hand a download credential to Glance anyway.
+            anyhow::bail!(
+                "`transfer: web-download` with `source.static.auth` would hand the download header to Glance; run `image-crawler validate`"
+            );
+        }
+        // Read at transfer time, before anything is created: a missing variable leaves no trace.
+        let auth = download::Auth::for_image(
+            image,
+            &lock.build.url,
+            &self.fetcher.effective_url(&lock.build.url),
+            |k| std::env::var(k).ok(),
+        )?;
         let started = Instant::now();
         let new = NewImage {
             name: tmp_name(id, &lock.build.version),
@@ -419,7 +433,7 @@ impl Executor<'_> {
             .map_err(OsError::into_anyhow)
             .context("cannot create the image record")?;
         let gid = created.id.clone();
-        let verified = match self.fill_and_verify(image, lock, &gid).await {
+        let verified = match self.fill_and_verify(image, lock, &gid, auth.as_ref()).await {
             Ok(v) => v,
             Err(e) => {
                 let cleanup = self.delete_if_exists(&gid).await;
@@ -500,12 +514,13 @@ impl Executor<'_> {
         image: &Image,
         lock: &LockedImage,
         gid: &str,
+        auth: Option<&download::Auth>,
     ) -> anyhow::Result<Verified> {
         let url = self.fetcher.effective_url(&lock.build.url);
         match image.transfer {
             Transfer::Stream | Transfer::GlanceDirect => {
                 let pass = Pipeline::for_build(&lock.build, Some(GLANCE_DEFAULT_HASH));
-                let body = self.upstream_stream(&url, lock, &pass).await?;
+                let body = self.upstream_stream(&url, lock, &pass, auth).await?;
                 if image.transfer == Transfer::Stream {
                     self.glance
                         .upload(gid, body, None)
@@ -632,7 +647,7 @@ impl Executor<'_> {
         // Glance's algorithm is not known before its import ends: hash its default beside the
         // lockfile's (a cloud with another algorithm is reported as not comparable).
         let pass = Pipeline::for_build(&lock.build, Some(GLANCE_DEFAULT_HASH));
-        let body = self.upstream_stream(url, lock, &pass).await?;
+        let body = self.upstream_stream(url, lock, &pass, None).await?;
         body.try_for_each(|_| async { Ok(()) })
             .await
             .with_context(|| format!("cannot re-read {url} to verify the web-download"))?;
@@ -642,23 +657,17 @@ impl Executor<'_> {
         Ok(digests)
     }
 
-    /// The upstream file as a hashing byte stream.
+    /// The upstream file as a hashing byte stream (`auth`: the source's download header).
     async fn upstream_stream(
         &self,
         url: &str,
         lock: &LockedImage,
         pass: &Pipeline,
+        auth: Option<&download::Auth>,
     ) -> anyhow::Result<
         impl futures_util::Stream<Item = Result<bytes::Bytes, reqwest::Error>> + Send + 'static,
     > {
-        let method = Method::GET;
-        let resp = self
-            .upstream
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| crate::http::HttpError::from_reqwest(&method, url, &e))?;
-        let resp = crate::http::check(&method, url, resp).await?;
+        let (resp, _) = download::open(&self.upstream, url, auth).await?;
         let total = resp.content_length().or(lock.build.size);
         let tick = self.progress.start(&lock.id, total);
         Ok(pass.feed(resp.bytes_stream(), tick))

@@ -32,6 +32,7 @@
 
 pub mod apply;
 pub mod conformance;
+pub mod download;
 pub mod plan;
 pub mod render;
 pub mod shell;

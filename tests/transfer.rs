@@ -1,0 +1,536 @@
+//! The download side of `apply` against hostile and demanding upstreams, into a REAL Glance +
+//! Keystone (`IMAGE_CRAWLER_TEST_CLOUDS`, see `tests/apply.rs`; the tests FAIL without it).
+//!
+//! Each upstream is a raw HTTP/1.1 server on 127.0.0.1 written here, so a test decides byte by
+//! byte what the tool gets: a login wall (401 without the header), a redirect to another host,
+//! a server that reflects the request, a body that drips, stalls, breaks off or is reset.
+
+#![allow(clippy::print_stderr)] // commands are echoed so a failing test shows what the tool said
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+
+use image_crawler::catalog::ID_PROPERTY;
+use image_crawler::openstack::{Glance, GlanceImage};
+use sha2::{Digest as _, Sha256};
+
+const CLOUD: &str = "gk-admin";
+
+// ---------- a raw upstream server ----------
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+struct Request {
+    path: String,
+    /// Header names lower-cased.
+    headers: BTreeMap<String, String>,
+}
+
+type Handler = dyn Fn(&Request, &mut TcpStream) + Send + Sync;
+
+/// A server that hands every request to `handler`, which writes the whole answer itself.
+struct Upstream {
+    base: String,
+    log: Arc<Mutex<Vec<Request>>>,
+}
+
+impl Upstream {
+    fn start(handler: impl Fn(&Request, &mut TcpStream) + Send + Sync + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let log: Arc<Mutex<Vec<Request>>> = Arc::default();
+        let handler: Arc<Handler> = Arc::new(handler);
+        let l = log.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let (l, handler) = (l.clone(), handler.clone());
+                std::thread::spawn(move || {
+                    let mut conn = conn;
+                    let Some(req) = read_request(&conn) else {
+                        return;
+                    };
+                    l.lock().unwrap().push(req.clone());
+                    handler(&req, &mut conn);
+                });
+            }
+        });
+        Upstream { base, log }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn requests(&self) -> Vec<Request> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+fn read_request(conn: &TcpStream) -> Option<Request> {
+    let mut reader = BufReader::new(conn.try_clone().ok()?);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let path = line.split_whitespace().nth(1)?.to_owned();
+    let mut headers = BTreeMap::new();
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+            break;
+        }
+        if let Some((k, v)) = h.trim_end().split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+        }
+    }
+    Some(Request { path, headers })
+}
+
+fn respond(conn: &mut TcpStream, status: &str, headers: &str, body: &[u8]) {
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n",
+        body.len()
+    );
+    let _ = conn.write_all(head.as_bytes());
+    let _ = conn.write_all(body);
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so images differ per seed.
+fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn nonce() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000_000
+}
+
+// ---------- a project: catalog + state, lockfiles written by `check` ----------
+
+struct Project {
+    dir: tempfile::TempDir,
+    id: String,
+}
+
+impl Project {
+    fn new(test: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("catalog")).unwrap();
+        std::fs::create_dir_all(dir.path().join("state")).unwrap();
+        Project {
+            dir,
+            id: format!("t-{test}-{}", nonce()),
+        }
+    }
+
+    /// One `static` image at `url` with the sha256 of `bytes`; `source_extra` is indented
+    /// under `static:` (e.g. an `auth:` block), `settings_extra` under `settings:`.
+    fn catalog(
+        &self,
+        url: &str,
+        bytes: &[u8],
+        source_extra: &str,
+        transfer: &str,
+        settings_extra: &str,
+    ) {
+        let yaml = format!(
+            r#"settings:
+  vendor: test
+{settings_extra}images:
+  - id: {id}
+    name: "TestOS {id}"
+    architecture: x86_64
+    signature:
+      policy: off
+    source:
+      static:
+        url: "{url}"
+        checksum: "sha256:{sum}"
+        version: "1"
+        build_date: "2026-01-01"
+{source_extra}    transfer: {transfer}
+    glance:
+      disk_format: raw
+      container_format: bare
+      min_disk: 1
+      min_ram: 128
+      visibility: private
+      tags: ["os:test"]
+      properties:
+        os_distro: testos
+        os_version: "{id}"
+        os_purpose: generic
+        hw_disk_bus: virtio
+        replace_frequency: monthly
+        provided_until: none
+        uuid_validity: last-2
+        image_original_user: test
+        image_description: "https://example.org/notes"
+"#,
+            id = self.id,
+            sum = hex::encode(Sha256::digest(bytes)),
+        );
+        std::fs::write(self.dir.path().join("catalog/test.yaml"), yaml).unwrap();
+    }
+
+    fn cmd(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_image-crawler"));
+        c.env("OS_CLIENT_CONFIG_FILE", clouds_yaml())
+            .env_remove("OS_CLOUD")
+            .env("NO_COLOR", "1")
+            .env("IMAGE_CRAWLER_CACHE_DIR", self.dir.path().join("cache"))
+            .arg("--catalog")
+            .arg(self.dir.path().join("catalog"))
+            .arg("--state")
+            .arg(self.dir.path().join("state"))
+            .args(args)
+            .stdin(Stdio::null());
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let out = self.cmd(args, env).output().unwrap();
+        eprintln!(
+            "$ image-crawler {}\n--- exit {:?}\n--- stdout\n{}--- stderr\n{}",
+            args.join(" "),
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    /// `check` (nothing is fetched for a static source) then `apply`.
+    fn check_and_apply(&self, extra: &[&str], env: &[(&str, &str)]) -> Output {
+        let out = self.run(&["check", "--no-cache"], env);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "check must lock the static image"
+        );
+        let mut args = vec!["apply", "--cloud", CLOUD, "--yes"];
+        args.extend_from_slice(extra);
+        self.run(&args, env)
+    }
+
+    fn lockfile(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("state/{}.toml", self.id))).unwrap()
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+// ---------- Glance, seen by the test through the tool's own client ----------
+
+fn clouds_yaml() -> PathBuf {
+    support::clouds::clouds_file()
+}
+
+async fn glance() -> Glance {
+    Glance::connect(support::clouds::cloud(CLOUD))
+        .await
+        .expect("connect to the test Glance")
+}
+
+async fn images_of(g: &Glance, id: &str) -> Vec<GlanceImage> {
+    image_crawler::reconcile::apply::observe(g)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.properties.get(ID_PROPERTY).map(String::as_str) == Some(id))
+        .collect()
+}
+
+async fn cleanup(g: &Glance, id: &str) {
+    for i in images_of(g, id).await {
+        let _ = g.delete(&i.id).await;
+    }
+}
+
+// ---------- source.static.auth ----------
+
+const TOKEN_HEADER: &str = "X-Vendor-Token";
+
+/// A vendor portal: the image only with the right header, 401 otherwise.
+fn portal(path: &'static str, bytes: Vec<u8>, token: String) -> Upstream {
+    Upstream::start(move |req, conn| {
+        if req.path != path {
+            return respond(conn, "404 Not Found", "", b"");
+        }
+        if req.headers.get("x-vendor-token") == Some(&token) {
+            respond(conn, "200 OK", "", &bytes);
+        } else {
+            respond(conn, "401 Unauthorized", "", b"log in first");
+        }
+    })
+}
+
+fn auth_block(env: &str, extra: &str) -> String {
+    format!("        auth:\n          header: {TOKEN_HEADER}\n          env: {env}\n{extra}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn static_auth_sends_the_header_from_the_environment_and_never_shows_it() {
+    let g = glance().await;
+    let p = Project::new("auth");
+    let token = format!("tok-{}-s3cr3t", nonce());
+    let env = format!("TEST_TOKEN_{}", nonce());
+    let bytes = random_bytes(300_000, 11);
+    let up = portal("/sles.raw", bytes.clone(), token.clone());
+    p.catalog(
+        &up.url("/sles.raw"),
+        &bytes,
+        &auth_block(&env, ""),
+        "stream",
+        "",
+    );
+
+    // The variable is not set: the image fails, naming the variable (not a 401 from upstream).
+    let out = p.check_and_apply(&[], &[]);
+    assert_eq!(out.status.code(), Some(3), "one image failed");
+    let all = text(&out);
+    assert!(all.contains(&env), "the error names the variable: {all}");
+    assert!(all.contains("hint:"), "{all}");
+    assert!(
+        images_of(&g, &p.id).await.is_empty(),
+        "no image left behind"
+    );
+    assert!(
+        up.requests().is_empty(),
+        "nothing was requested without the header"
+    );
+
+    // Set: the portal gets the header and the image is imported.
+    let out = p.check_and_apply(&[], &[(env.as_str(), token.as_str())]);
+    assert_eq!(out.status.code(), Some(0));
+    let seen = up.requests();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter()
+            .all(|r| r.headers.get("x-vendor-token") == Some(&token))
+    );
+    let imgs = images_of(&g, &p.id).await;
+    assert_eq!(imgs.len(), 1);
+    assert_eq!(imgs[0].status, "active");
+    // The value is nowhere the tool writes: output, lockfile, Glance properties.
+    assert!(!text(&out).contains(&token));
+    assert!(!p.lockfile().contains(&token));
+    let props = serde_json::to_string(&imgs[0].properties).unwrap();
+    assert!(!props.contains(&token), "{props}");
+    assert!(!props.contains(&env), "{props}");
+    cleanup(&g, &p.id).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reflecting_upstream_never_gets_the_token_printed() {
+    let g = glance().await;
+    let p = Project::new("reflect");
+    let token = format!("tok-{}-reflected", nonce());
+    let env = format!("TEST_TOKEN_{}", nonce());
+    // Answers 403 with every request header in the body, as some proxy error pages do.
+    let up = Upstream::start(|req, conn| {
+        let body = format!("forbidden; you sent {:?}", req.headers);
+        respond(conn, "403 Forbidden", "", body.as_bytes());
+    });
+    p.catalog(
+        &up.url("/rhel.raw"),
+        b"x",
+        &auth_block(&env, ""),
+        "stream",
+        "",
+    );
+    let out = p.check_and_apply(&[], &[(env.as_str(), token.as_str())]);
+    assert_eq!(out.status.code(), Some(3));
+    let all = text(&out);
+    assert_eq!(
+        up.requests()[0].headers.get("x-vendor-token"),
+        Some(&token),
+        "the header was sent"
+    );
+    assert!(all.contains("403"), "{all}");
+    assert!(
+        all.contains("***"),
+        "the reflected value is scrubbed: {all}"
+    );
+    assert!(!all.contains(&token), "{all}");
+    assert!(images_of(&g, &p.id).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_auth_header_does_not_follow_a_redirect_to_another_host() {
+    let g = glance().await;
+    let p = Project::new("authredir");
+    let token = format!("tok-{}-redir", nonce());
+    let env = format!("TEST_TOKEN_{}", nonce());
+    let bytes = random_bytes(100_000, 12);
+    let b = bytes.clone();
+    // The CDN serves anyone (a signed URL would be in the query), and logs what it got.
+    let cdn = Upstream::start(move |_, conn| respond(conn, "200 OK", "", &b));
+    let location = cdn.url("/signed/rhel.raw");
+    let t = token.clone();
+    let portal = Upstream::start(move |req, conn| {
+        if req.headers.get("x-vendor-token") == Some(&t) {
+            respond(conn, "302 Found", &format!("Location: {location}\r\n"), b"");
+        } else {
+            respond(conn, "401 Unauthorized", "", b"");
+        }
+    });
+    p.catalog(
+        &portal.url("/rhel.raw"),
+        &bytes,
+        &auth_block(&env, ""),
+        "stream",
+        "",
+    );
+    let out = p.check_and_apply(&[], &[(env.as_str(), token.as_str())]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        portal.requests()[0].headers.get("x-vendor-token"),
+        Some(&token)
+    );
+    let cdn_saw = cdn.requests();
+    assert_eq!(cdn_saw.len(), 1);
+    assert_eq!(
+        cdn_saw[0].headers.get("x-vendor-token"),
+        None,
+        "another host never gets the header"
+    );
+    assert_eq!(images_of(&g, &p.id).await.len(), 1);
+    cleanup(&g, &p.id).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mirror_gets_the_auth_header_only_when_the_catalog_says_so() {
+    let g = glance().await;
+    let token = format!("tok-{}-mirror", nonce());
+    let env = format!("TEST_TOKEN_{}", nonce());
+    let bytes = random_bytes(100_000, 13);
+    // The mirror serves the file to anyone and logs what it got; the upstream is never asked.
+    let b = bytes.clone();
+    let mirror = Upstream::start(move |_, conn| respond(conn, "200 OK", "", &b));
+    let upstream = "http://vendor.invalid/images/";
+    let settings = format!(
+        "  mirrors:\n    \"{upstream}\": \"{}\"\n",
+        mirror.url("/m/")
+    );
+    for (send, expect) in [("", None), ("          mirrors: true\n", Some(&token))] {
+        let p = Project::new("authmirror");
+        p.catalog(
+            &format!("{upstream}sles.raw"),
+            &bytes,
+            &auth_block(&env, send),
+            "stream",
+            &settings,
+        );
+        let before = mirror.requests().len();
+        let out = p.check_and_apply(&[], &[(env.as_str(), token.as_str())]);
+        assert_eq!(out.status.code(), Some(0));
+        let saw = &mirror.requests()[before..];
+        assert_eq!(saw.len(), 1);
+        assert_eq!(saw[0].path, "/m/sles.raw");
+        assert_eq!(saw[0].headers.get("x-vendor-token"), expect, "{send:?}");
+        assert_eq!(images_of(&g, &p.id).await.len(), 1);
+        cleanup(&g, &p.id).await;
+    }
+}
+
+#[test]
+fn validate_refuses_auth_with_web_download() {
+    let p = Project::new("authweb");
+    p.catalog(
+        "https://vendor.example/sles.raw",
+        b"x",
+        &auth_block("SUSE_DOWNLOAD_TOKEN", ""),
+        "web-download",
+        "",
+    );
+    let out = p.run(&["validate"], &[]);
+    assert_eq!(out.status.code(), Some(4));
+    let all = text(&out);
+    assert!(all.contains("test.yaml:"), "names the file: {all}");
+    assert!(all.contains("web-download"), "{all}");
+    assert!(all.contains("hint:"), "{all}");
+
+    // The same through a target's override.
+    p.catalog(
+        "https://vendor.example/sles.raw",
+        b"x",
+        &auth_block("SUSE_DOWNLOAD_TOKEN", ""),
+        "stream",
+        "  targets:\n    - cloud: prod\n      overrides:\n        transfer: web-download\n",
+    );
+    let out = p.run(&["validate"], &[]);
+    assert_eq!(out.status.code(), Some(4));
+    let all = text(&out);
+    assert!(all.contains("web-download"), "{all}");
+    assert!(all.contains("prod"), "names the target: {all}");
+}
+
+// ---------- redirects ----------
+
+/// `/a` -> `/b` -> `/a` -> ...
+fn redirect_loop() -> Upstream {
+    Upstream::start(|req, conn| {
+        let next = if req.path.ends_with("/a") { "b" } else { "a" };
+        respond(conn, "302 Found", &format!("Location: {next}\r\n"), b"");
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_redirect_loop_is_reported_as_one() {
+    let g = glance().await;
+    let up = redirect_loop();
+    let p = Project::new("redirloop");
+    p.catalog(&up.url("/img/a"), b"x", "", "stream", "");
+    let out = p.check_and_apply(&[], &[]);
+    assert_eq!(out.status.code(), Some(3));
+    let all = text(&out);
+    assert!(all.contains("redirect loop"), "{all}");
+    assert!(
+        all.contains(&up.url("/img/a")),
+        "names the upstream URL: {all}"
+    );
+    assert!(!all.contains("could not connect"), "{all}");
+    assert!(images_of(&g, &p.id).await.is_empty());
+
+    // The metadata side (`check`) says so too.
+    let path = p.dir.path().join("catalog/test.yaml");
+    let yaml = std::fs::read_to_string(&path).unwrap();
+    let start = yaml.find("      static:").unwrap();
+    let end = yaml.find("    transfer:").unwrap();
+    let source = format!(
+        "      checksum-dir:\n        url: \"{}\"\n        checksum_file: a\n        pattern: 'img-(?P<version>\\d+)\\.qcow2'\n",
+        up.url("/meta/")
+    );
+    std::fs::write(&path, format!("{}{source}{}", &yaml[..start], &yaml[end..])).unwrap();
+    let out = p.run(&["check", "--no-cache"], &[]);
+    assert_ne!(out.status.code(), Some(0));
+    let all = text(&out);
+    assert!(all.contains("redirected without end"), "{all}");
+    assert!(!all.contains("could not connect"), "{all}");
+}
