@@ -187,8 +187,9 @@ if grep -q "not implemented" <<<"$PROBE"; then
   say "PARTIAL: \`check\` is not implemented; the script writes the lockfile check would write"
 fi
 
-run_periodic() { # name
-  local clone="$T/$1"
+run_periodic() { # name [http cache url]
+  local clone="$T/$1" cache_url=""
+  [ -n "${2:-}" ] && cache_url=", \"image_crawler_http_cache_url\": \"$2\""
   git clone -q "$T/remote.git" "$clone"
   local run_check=true
   if [ "$MODE" = partial ]; then
@@ -206,7 +207,8 @@ run_periodic() { # name
   "image_crawler_run_check": $run_check,
   "image_crawler_git_author": "Image Bot <image-bot@example.org>",
   "image_crawler_log_dir": "$T/$1-logs",
-  "image_crawler_collect_dir": "$T/$1-collected"
+  "image_crawler_collect_dir": "$T/$1-collected",
+  "image_crawler_cache_dir": "$T/$1-cache/image-crawler/http"$cache_url
 }
 JSON
   # Each run gets its own cache directory, like a fresh Zuul node (check's conditional-request
@@ -234,9 +236,23 @@ grep -q '"outcome": "created"' "$T/run1-collected/propose.json" || fail "run 1 d
 say "run 1: $BRANCH: $SUBJECT"
 
 # --- run 2: nothing new upstream, nothing pushed ----------------------------------------------
+# Run 2 is a fresh node too, but starts from run 1's HTTP cache (from its collected logs, as a
+# Zuul job finds it through the builds API), so the unchanged upstream answers 304s.
 REFS_BEFORE=$(git --git-dir "$T/remote.git" for-each-ref)
-say "periodic run 2 ($MODE)"
-run_periodic run2
+if [ "$MODE" = full ]; then
+  [ -s "$T/run1-collected/http-cache.tar.gz" ] || fail "run 1 saved no HTTP cache with its logs"
+  grep -q ' 0 not modified' "$T/run1-collected/check.txt" || fail "run 1 was not a cold run"
+  mkdir -p "$T/upstream/logs/run1"
+  cp "$T/run1-collected/http-cache.tar.gz" "$T/upstream/logs/run1/"
+  say "periodic run 2 ($MODE), from run 1's HTTP cache"
+  run_periodic run2 "http://127.0.0.1:$PORT/logs/run1/http-cache.tar.gz"
+  grep -Eq ' [1-9][0-9]* not modified' "$T/run2-collected/check.txt" \
+    || fail "run 2 did not use run 1's HTTP cache: $(tail -n1 "$T/run2-collected/check.txt")"
+  grep -q 'HTTP cache restored from' "$T/run2-propose.log" || fail "run 2 did not say it restored the cache"
+else
+  say "periodic run 2 ($MODE)"
+  run_periodic run2
+fi
 REFS_AFTER=$(git --git-dir "$T/remote.git" for-each-ref)
 [ "$REFS_BEFORE" = "$REFS_AFTER" ] || fail "run 2 changed the remote:\n$REFS_AFTER"
 grep -q '"outcome": "already-proposed"' "$T/run2-collected/propose.json" \
