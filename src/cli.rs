@@ -282,6 +282,17 @@ pub struct AuditArgs {
     /// or the built-in data when the catalog has none).
     #[arg(long, value_name = "WEEKS", default_value_t = crate::scs::lifecycle::DEFAULT_WARNING_WEEKS)]
     pub eol_warning_weeks: u32,
+    /// Also judge hidden images (stricter than the official suite, which never lists them).
+    #[arg(long)]
+    pub include_hidden: bool,
+    /// Also judge the community images of other projects (stricter than the official suite,
+    /// which lists the auditing project's community images only).
+    #[arg(long)]
+    pub include_community: bool,
+    /// scs-0104 sources: judge every image of a standard name (the official suite judges the
+    /// oldest of same-named images only).
+    #[arg(long)]
+    pub each_duplicate: bool,
     /// Also write the report as Markdown to this file (the periodic Zuul audit job publishes
     /// it as a build artifact).
     #[arg(long, value_name = "FILE")]

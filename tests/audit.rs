@@ -32,6 +32,13 @@ async fn admin() -> Glance {
         .expect("connect as gk-admin")
 }
 
+/// A plain member of another project than the auditing `gk-demo`.
+async fn alt_demo() -> Glance {
+    Glance::connect(support::clouds::cloud("gk-alt-demo"))
+        .await
+        .expect("connect as gk-alt-demo")
+}
+
 fn prefix(test: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -189,7 +196,8 @@ async fn property_rules_pass_and_fail_on_live_images() {
     tiny.min_ram = 32;
     let tiny = create(&glance, &tiny, false).await;
 
-    let (_, report) = audit(&["--scs0102", "v2"]);
+    // The community image is another project's: only the stricter scope sees it.
+    let (_, report) = audit(&["--scs0102", "v2", "--include-community"]);
     let (g, b, t) = (
         findings(&report, &good.id),
         findings(&report, &bad.id),
@@ -456,8 +464,23 @@ async fn standard_images_by_exact_name() {
     let patched = glance.patch(&img.id, &patch_ops(&img, &after)).await;
     let (_, report2) = audit(&[]);
     let second = (missing(&report2), findings(&report2, &img.id));
-    cleanup(&glance, &[&img.id]).await;
+    // A NEWER duplicate from a mirror: the official lookup judges the oldest `Ubuntu 24.04`
+    // only, so the default passes; `--each-duplicate` judges the duplicate too.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // a later created_at
+    let dup = with(mirror.clone(), "os_version", Some(&format!("{p}-2"))); // not a 2nd generic
+    let dup = create(&glance, &dup, false).await;
+    let (_, report3) = audit(&[]);
+    let (_, report4) = audit(&["--each-duplicate"]);
+    let third = (findings(&report3, &img.id), findings(&report3, &dup.id));
+    let fourth = (findings(&report4, &img.id), findings(&report4, &dup.id));
+    cleanup(&glance, &[&img.id, &dup.id]).await;
     patched.expect("patch image_source");
+    assert_eq!(third, (set(&[]), set(&[])), "{report3:#}");
+    assert_eq!(
+        fourth,
+        (set(&[]), set(&[("scs-0104/image-source-prefix", "error")])),
+        "{report4:#}"
+    );
     assert_eq!(
         first,
         (false, set(&[("scs-0104/image-source-prefix", "error")])),
@@ -488,4 +511,86 @@ async fn detailed_exitcode_is_two_with_findings() {
         set(&[("scs-0102/mandatory-property", "error")])
     );
     assert_eq!((plain, detailed), (0, 2));
+}
+
+/// The default scope is the official suite's (`list_images(show_all=True)` filtered to
+/// public/community): hidden images and other projects' community images are left out; the
+/// opt-in flags add them. A community image of the auditing project is in the default scope.
+#[tokio::test]
+async fn default_scope_is_the_official_suites() {
+    let glance = admin().await;
+    let alt = alt_demo().await;
+    let demo = Glance::connect(support::clouds::cloud("gk-demo"))
+        .await
+        .expect("connect as gk-demo");
+    let p = prefix("scope");
+    let broken = |name: &str, v: &str| with(conforming(name, v), "architecture", None);
+    let mut hidden = broken(&format!("{p} hidden"), &format!("{p}-1"));
+    hidden.hidden = true;
+    let hidden = create(&glance, &hidden, false).await;
+    let mut foreign = broken(&format!("{p} foreign"), &format!("{p}-2"));
+    foreign.visibility = Some("community".into());
+    let foreign = create(&alt, &foreign, false).await;
+    let mut own = broken(&format!("{p} own"), &format!("{p}-3"));
+    own.visibility = Some("community".into());
+    let own = create(&demo, &own, false).await;
+
+    let ids = [&hidden.id, &foreign.id, &own.id];
+    let seen = |r: &Value| -> Vec<bool> {
+        ids.iter()
+            .map(|id| {
+                findings(r, id).contains(&("scs-0102/mandatory-property".into(), "error".into()))
+            })
+            .collect()
+    };
+    let (_, default) = audit(&[]);
+    let (_, with_hidden) = audit(&["--include-hidden"]);
+    let (_, with_community) = audit(&["--include-community"]);
+    let (_, both) = audit(&["--include-hidden", "--include-community"]);
+    cleanup(&glance, &[&hidden.id]).await;
+    cleanup(&alt, &[&foreign.id]).await;
+    cleanup(&demo, &[&own.id]).await;
+    assert_eq!(seen(&default), [false, false, true], "{default:#}");
+    assert_eq!(seen(&with_hidden), [true, false, true], "{with_hidden:#}");
+    assert_eq!(
+        seen(&with_community),
+        [false, true, true],
+        "{with_community:#}"
+    );
+    assert_eq!(seen(&both), [true, true, true], "{both:#}");
+    assert_eq!(
+        default["scope"],
+        serde_json::json!({"include_hidden": false, "include_community": false, "each_duplicate": false}),
+        "{default:#}"
+    );
+}
+
+/// Duplicate names: the official suite looks an image up by name in a dict built from the
+/// listing (newest first), so of several same-named images only the OLDEST is judged by the
+/// name-based tests (scs-0104 sources, the recency replacement). `--each-duplicate` judges
+/// every one of them for scs-0104.
+#[tokio::test]
+async fn duplicate_names_follow_the_official_lookup() {
+    let glance = admin().await;
+    let p = prefix("dup");
+    // Recency: `<p> x` is outdated; of the two images named `<p>` the older is outdated too,
+    // the newer is recent. The official lookup sees the older one: no replacement.
+    let old_date = (jiff::Timestamp::now() - jiff::SignedDuration::from_hours(24 * 200))
+        .strftime("%Y-%m-%d")
+        .to_string();
+    let outdated =
+        |name: &str, v: &str| with(conforming(name, v), "image_build_date", Some(&old_date));
+    let renamed = create(
+        &glance,
+        &outdated(&format!("{p} x"), &format!("{p}-1")),
+        false,
+    )
+    .await;
+    let first = create(&glance, &outdated(&p, &format!("{p}-2")), false).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // a later created_at
+    let second = create(&glance, &conforming(&p, &format!("{p}-3")), false).await;
+    let (_, report) = audit(&["--scs0104", "none"]);
+    let got = findings(&report, &renamed.id);
+    cleanup(&glance, &[&renamed.id, &first.id, &second.id]).await;
+    assert_eq!(got, set(&[("scs-0102/recency", "error")]), "{report:#}");
 }

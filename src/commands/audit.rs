@@ -1,4 +1,5 @@
-//! `image-crawler audit`: lists the public and community images of a cloud, runs the SCS rule
+//! `image-crawler audit`: lists the images of a cloud the official SCS suite lists (or more, with
+//! the scope flags), runs the SCS rule
 //! engine (`scs::check_images`) and renders the findings. Exit 2 with `--detailed-exitcode`
 //! when there are findings (errors or warnings).
 
@@ -9,7 +10,7 @@ use crate::error::ResultExt as _;
 use crate::exit::ExitStatus;
 use crate::openstack::{self, GlanceImage, Hidden, ListFilter};
 use crate::output::Printer;
-use crate::scs::{self, AuditOptions, report};
+use crate::scs::{self, AuditOptions, AuditScope, report};
 
 pub async fn run(
     global: &GlobalArgs,
@@ -30,7 +31,12 @@ pub async fn run(
     let glance = openstack::connect(cloud)
         .await
         .map_err(openstack::Error::into_anyhow)?;
-    let images = list_in_scope(&glance).await.hint_context(
+    let scope = AuditScope {
+        include_hidden: args.include_hidden,
+        include_community: args.include_community,
+        each_duplicate: args.each_duplicate,
+    };
+    let images = list_in_scope(&glance, &scope).await.hint_context(
         format!(
             "cannot list the images of {}",
             cloud.map_or("the cloud".into(), |c| format!("cloud `{c}`"))
@@ -43,9 +49,13 @@ pub async fn run(
         standard_images: args.scs0104,
         lifecycle: Some(lifecycle),
         eol_warning_weeks: args.eol_warning_weeks,
+        scope,
     };
     let findings = scs::check_images(&images, now, &opts);
-    let in_scope = images.iter().filter(|i| scs::in_scope(i)).count();
+    let in_scope = images
+        .iter()
+        .filter(|i| scs::in_scope(i, &opts.scope))
+        .count();
     let report = report::AuditReport::new(cloud.map(str::to_owned), now, &opts, in_scope, findings);
     if let Some(path) = &args.markdown {
         crate::lock::store::write_atomic_if_changed(
@@ -69,19 +79,37 @@ pub async fn run(
     })
 }
 
-/// The images the SCS tests look at: public and community ones, hidden ones included. Glance
-/// lists community images only when asked, so this lists both visibilities.
-async fn list_in_scope(glance: &openstack::Glance) -> Result<Vec<GlanceImage>, anyhow::Error> {
+/// The images audit judges. By default the official suite's listing: `member_status=all`
+/// without a visibility filter, so Glance returns the public images, the project's own images
+/// (its community ones among them) and shared ones, never hidden ones and never other
+/// projects' community images (`scs::in_scope` then keeps public and community). The scope
+/// flags add hidden images and every project's community images with further listings.
+async fn list_in_scope(
+    glance: &openstack::Glance,
+    scope: &AuditScope,
+) -> Result<Vec<GlanceImage>, anyhow::Error> {
+    let hidden = if scope.include_hidden {
+        Hidden::Include
+    } else {
+        Hidden::Exclude
+    };
+    let mut listings = vec![ListFilter {
+        member_status: Some("all".into()),
+        hidden,
+        ..ListFilter::default()
+    }];
+    if scope.include_community {
+        listings.push(ListFilter {
+            visibility: Some("community".into()),
+            hidden,
+            ..ListFilter::default()
+        });
+    }
     let mut out: Vec<GlanceImage> = Vec::new();
     let mut seen = BTreeSet::new();
-    for visibility in ["public", "community"] {
-        let filter = ListFilter {
-            visibility: Some(visibility.into()),
-            hidden: Hidden::Include,
-            ..ListFilter::default()
-        };
+    for filter in &listings {
         for img in glance
-            .list(&filter)
+            .list(filter)
             .await
             .map_err(openstack::Error::into_anyhow)?
         {

@@ -18,7 +18,9 @@
 use crate::openstack::GlanceImage;
 use std::collections::BTreeSet;
 
-use crate::scs::{self, AuditOptions, Finding, Rule, Scs0102Version, Severity, StandardImageList};
+use crate::scs::{
+    self, AuditOptions, AuditScope, Finding, Rule, Scs0102Version, Severity, StandardImageList,
+};
 
 /// The scs-0102 errors of a planned state, and its scs-0104 `image_source` errors under
 /// every scs-0104 list a certificate scope uses (v5.1/next and v4), each naming the image
@@ -29,16 +31,21 @@ pub fn violations(planned: &[GlanceImage], now: jiff::Timestamp) -> Vec<String> 
         scs0102: Scs0102Version::V2,
         standard_images: StandardImageList::None,
         lifecycle: None,
+        // The tool's own images, hidden or duplicate ones too: it must not create a bad one.
+        scope: AuditScope::STRICT,
         ..AuditOptions::default()
     };
     let mut findings: Vec<Finding> = scs::check_planned(planned, now, &opts)
         .into_iter()
         .filter(|f| f.severity == Severity::Error && f.rule != Rule::Recency)
         .collect();
-    let scope: Vec<&GlanceImage> = planned.iter().filter(|i| scs::in_scope(i)).collect();
+    let scope: Vec<&GlanceImage> = planned
+        .iter()
+        .filter(|i| scs::in_scope(i, &opts.scope))
+        .collect();
     for list in [StandardImageList::V5, StandardImageList::V4] {
         findings.extend(
-            scs::standard::check(&scope, list)
+            scs::standard::check(&scope, list, opts.scope.each_duplicate)
                 .into_iter()
                 .filter(|f| f.rule == Rule::ImageSourcePrefix),
         );

@@ -5,8 +5,11 @@
 //! current time and the options, and returns [`Finding`]s, sorted. The shells are `audit` (live
 //! Glance) and `plan` (the planned state, through [`check_planned`]).
 //!
-//! Scope, as in the SCS test suite: images with visibility `public` or `community` (hidden ones
-//! included); images being deleted (`deleted`, `pending_delete`) are ignored.
+//! Scope, by default the official SCS suite's ([`AuditScope`]): images with visibility `public`
+//! or `community` that are not hidden (`os_hidden`), images being deleted (`deleted`,
+//! `pending_delete`) ignored; which community images are listed (the auditing project's only,
+//! or every project's) is the listing's business (`audit`). Name lookups follow the official
+//! one: of several same-named images, the oldest is the one the name-based tests judge.
 //!
 //! Rule ids ([`Rule::id`]) are API: scripts filter on them. Severity is `error` for what a
 //! mandatory SCS test (or the lifecycle past EOL) fails on, `warning` for recommendations.
@@ -146,6 +149,32 @@ pub struct AuditOptions {
     pub lifecycle: Option<Lifecycle>,
     /// Warn this many weeks before a release's end of life.
     pub eol_warning_weeks: u32,
+    /// Which images are judged; the default is the official suite's.
+    pub scope: AuditScope,
+}
+
+/// Where audit may be stricter than the official SCS suite (all `false` = the official scope).
+/// The official suite lists images with `member_status=all` and keeps the public and community
+/// ones: Glance leaves hidden images out of that list, and community images of other projects
+/// too; it then looks images up by name in a dict built from that list (newest first), so the
+/// last, i.e. OLDEST, of several same-named images is the one its name-based tests judge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct AuditScope {
+    /// Judge hidden images too.
+    pub include_hidden: bool,
+    /// Judge the community images of other projects too (the listing adds them).
+    pub include_community: bool,
+    /// scs-0104 `image_source`: judge every image of a standard name, not only the oldest.
+    pub each_duplicate: bool,
+}
+
+impl AuditScope {
+    /// Everything: what `plan` judges its own images with.
+    pub const STRICT: AuditScope = AuditScope {
+        include_hidden: true,
+        include_community: true,
+        each_duplicate: true,
+    };
 }
 
 impl Default for AuditOptions {
@@ -155,15 +184,38 @@ impl Default for AuditOptions {
             standard_images: StandardImageList::V5,
             lifecycle: None,
             eol_warning_weeks: lifecycle::DEFAULT_WARNING_WEEKS,
+            scope: AuditScope::default(),
         }
     }
 }
 
-/// Whether the SCS tests look at this image: visibility `public` or `community`, not being
-/// deleted.
-pub fn in_scope(img: &GlanceImage) -> bool {
+/// Whether audit judges this image: visibility `public` or `community`, not being deleted, and
+/// not hidden unless the scope includes hidden images.
+pub fn in_scope(img: &GlanceImage, scope: &AuditScope) -> bool {
     matches!(img.visibility.as_str(), "public" | "community")
         && !matches!(img.status.as_str(), "deleted" | "pending_delete")
+        && (scope.include_hidden || !img.hidden)
+}
+
+/// The image the official suite's name lookup (`{img.name: img for img in images}` over a
+/// listing sorted newest first) finds for each name: the oldest by `created_at`, then by id
+/// (Glance's tie-breaker).
+pub(crate) fn official_by_name<'a>(
+    scope: &[&'a GlanceImage],
+) -> std::collections::BTreeMap<&'a str, &'a GlanceImage> {
+    let mut by_name: std::collections::BTreeMap<&str, &GlanceImage> =
+        std::collections::BTreeMap::new();
+    for img in scope {
+        by_name
+            .entry(img.name.as_str())
+            .and_modify(|cur| {
+                if (&img.created_at, &img.id) < (&cur.created_at, &cur.id) {
+                    *cur = img;
+                }
+            })
+            .or_insert(img);
+    }
+    by_name
 }
 
 /// Checks observed Glance images against scs-0102, scs-0104 and the lifecycle data.
@@ -173,7 +225,7 @@ pub fn check_images(
     now: jiff::Timestamp,
     opts: &AuditOptions,
 ) -> Vec<Finding> {
-    let scope: Vec<&GlanceImage> = images.iter().filter(|i| in_scope(i)).collect();
+    let scope: Vec<&GlanceImage> = images.iter().filter(|i| in_scope(i, &opts.scope)).collect();
     let mut findings = Vec::new();
     for img in &scope {
         findings.extend(properties::check(img, now, opts.scs0102));
@@ -183,7 +235,11 @@ pub fn check_images(
     }
     findings.extend(recency::check_recency(&scope, now));
     findings.extend(recency::check_uniqueness(&scope, opts.scs0102));
-    findings.extend(standard::check(&scope, opts.standard_images));
+    findings.extend(standard::check(
+        &scope,
+        opts.standard_images,
+        opts.scope.each_duplicate,
+    ));
     sort(&mut findings);
     findings
 }

@@ -7,7 +7,8 @@
 //! monthly 31 d, weekly 7×25 h, daily 25 h; `never`/`critical_bug` exempt), unless its
 //! `provided_until` is `none`, `notice` or already past. An outdated image passes only when an
 //! image named like it without its last name token exists and is itself recent (the SCS test
-//! looks for that replacement even for hidden images); it then still warns unless it is hidden
+//! looks for that replacement even for hidden images; of several images with that name it sees
+//! the oldest only, see [`super::official_by_name`]); it then still warns unless it is hidden
 //! or its last token is `old`, `prev`, `YYYY-MM-DD` or `YYYYMMDD`.
 
 use std::collections::BTreeMap;
@@ -93,10 +94,8 @@ pub fn has_old_marker(name: &str) -> bool {
 
 /// The recency findings for the images in scope.
 pub fn check_recency(scope: &[&GlanceImage], now: jiff::Timestamp) -> Vec<Finding> {
-    let mut by_name: BTreeMap<&str, Vec<&GlanceImage>> = BTreeMap::new();
-    for img in scope {
-        by_name.entry(img.name.as_str()).or_default().push(img);
-    }
+    // The official lookup: one image per name, the oldest of duplicates.
+    let by_name = super::official_by_name(scope);
     let mut out = Vec::new();
     for img in scope {
         let since = match age(img, now) {
@@ -122,11 +121,9 @@ pub fn check_recency(scope: &[&GlanceImage], now: jiff::Timestamp) -> Vec<Findin
             .rsplit_once(' ')
             .map(|(s, _)| s.trim_end())
             .filter(|s| *s != img.name);
-        let replacement = short.and_then(|s| {
-            by_name
-                .get(s)
-                .and_then(|imgs| imgs.iter().find(|r| age(r, now) == Age::Fine))
-        });
+        let replacement = short
+            .and_then(|s| by_name.get(s))
+            .filter(|r| age(r, now) == Age::Fine);
         let marked = img.hidden || has_old_marker(&img.name);
         match replacement {
             None => out.push(Finding::new(

@@ -17,6 +17,8 @@ pub struct AuditReport {
     pub checked_at: String,
     pub scs0102: Scs0102Version,
     pub scs0104: StandardImageList,
+    /// Where the scope is stricter than the official suite's.
+    pub scope: super::AuditScope,
     /// How many images were in scope (public or community).
     pub images_in_scope: usize,
     pub errors: usize,
@@ -41,6 +43,7 @@ impl AuditReport {
             checked_at: now.to_string(),
             scs0102: opts.scs0102,
             scs0104: opts.standard_images,
+            scope: opts.scope,
             images_in_scope,
             errors,
             warnings: findings.len() - errors,
@@ -86,12 +89,13 @@ pub fn render_human(report: &AuditReport) -> String {
         .unwrap_or_default();
     let _ = writeln!(
         out,
-        "{} image(s) in scope{cloud}: {} error(s), {} warning(s) (scs-0102 {}, scs-0104 list {})",
+        "{} image(s) in scope{cloud}: {} error(s), {} warning(s) (scs-0102 {}, scs-0104 list {}, scope {})",
         report.images_in_scope,
         report.errors,
         report.warnings,
         version_label(report.scs0102),
         list_label(report.scs0104),
+        scope_label(&report.scope),
     );
     out
 }
@@ -113,12 +117,13 @@ pub fn render_markdown(report: &AuditReport) -> String {
     let verdict = if report.errors > 0 { "FAIL" } else { "PASS" };
     let _ = writeln!(
         out,
-        "**{verdict}**: {} image(s) in scope, {} error(s), {} warning(s) (scs-0102 {}, scs-0104 list {}; checked at {}).\n",
+        "**{verdict}**: {} image(s) in scope, {} error(s), {} warning(s) (scs-0102 {}, scs-0104 list {}, scope {}; checked at {}).\n",
         report.images_in_scope,
         report.errors,
         report.warnings,
         version_label(report.scs0102),
         list_label(report.scs0104),
+        scope_label(&report.scope),
         report.checked_at,
     );
     if report.findings.is_empty() {
@@ -158,6 +163,21 @@ fn version_label(v: Scs0102Version) -> &'static str {
     }
 }
 
+/// `official`, or `official` plus what the stricter flags add.
+fn scope_label(s: &super::AuditScope) -> String {
+    let mut label = String::from("official");
+    for (on, what) in [
+        (s.include_hidden, " + hidden"),
+        (s.include_community, " + other projects' community"),
+        (s.each_duplicate, " + each duplicate"),
+    ] {
+        if on {
+            label.push_str(what);
+        }
+    }
+    label
+}
+
 fn list_label(l: StandardImageList) -> &'static str {
     match l {
         StandardImageList::V5 => "v5",
@@ -181,7 +201,7 @@ mod tests {
         ];
         let opts = AuditOptions::default();
         let findings = check_images(&imgs, now(), &opts);
-        let n = imgs.iter().filter(|i| in_scope(i)).count();
+        let n = imgs.iter().filter(|i| in_scope(i, &opts.scope)).count();
         AuditReport::new(Some("prod".into()), now(), &opts, n, findings)
     }
 
@@ -205,7 +225,7 @@ ubuntu-capi-image (missing)
   warning[scs-0104/missing-image]: the recommended standard image matching `ubuntu-capi-image-v[0-9]\\.[0-9]+(\\.[0-9]+)?` is not among the public or community images
     fix: provide it with visibility public and image_source from https://nbg1.your-objectstorage.com/osism/openstack-k8s-capi-images/ or https://swift.services.a.regiocloud.tech/swift/v1/AUTH_b182637428444b9aa302bb8d5a5a418c/openstack-k8s-capi-images/ubuntu-2404-kube or https://swift.services.a.regiocloud.tech/swift/v1/AUTH_b182637428444b9aa302bb8d5a5a418c/openstack-k8s-capi-images/ubuntu-2204-kube
 
-2 image(s) in scope in cloud `prod`: 3 error(s), 2 warning(s) (scs-0102 v1, scs-0104 list v5)
+2 image(s) in scope in cloud `prod`: 3 error(s), 2 warning(s) (scs-0102 v1, scs-0104 list v5, scope official)
 ";
         pretty_assertions::assert_eq!(text, expected);
     }

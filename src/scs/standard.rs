@@ -160,12 +160,23 @@ pub fn allowed_sources(list: StandardImageList, name: &str) -> Option<&'static [
         .map(|e| e.sources)
 }
 
-/// scs-0104 findings for the images in scope.
-pub fn check(scope: &[&GlanceImage], list: StandardImageList) -> Vec<Finding> {
+/// scs-0104 findings for the images in scope. The `image_source` rule judges, per name, the
+/// image the official name lookup finds (the oldest of duplicates), or with `each_duplicate`
+/// every image of that name.
+pub fn check(
+    scope: &[&GlanceImage],
+    list: StandardImageList,
+    each_duplicate: bool,
+) -> Vec<Finding> {
+    let judged: Vec<&GlanceImage> = if each_duplicate {
+        scope.to_vec()
+    } else {
+        super::official_by_name(scope).into_values().collect()
+    };
     let mut out = Vec::new();
     for entry in list.entries() {
         let matching: Vec<&&GlanceImage> =
-            scope.iter().filter(|i| entry.matches(&i.name)).collect();
+            judged.iter().filter(|i| entry.matches(&i.name)).collect();
         if matching.is_empty() {
             let severity = match entry.status {
                 Status::Mandatory => Severity::Error,
@@ -226,7 +237,7 @@ mod tests {
 
     fn run(imgs: &[GlanceImage], list: StandardImageList) -> Vec<Finding> {
         let scope: Vec<&GlanceImage> = imgs.iter().collect();
-        check(&scope, list)
+        check(&scope, list, true)
     }
 
     fn debian12() -> GlanceImage {

@@ -54,6 +54,9 @@ pub struct ListFilter {
     pub hidden: Hidden,
     pub status: Option<String>,
     pub owner: Option<String>,
+    /// `member_status` (`all` lists shared images whatever their membership status, as the
+    /// official SCS suite's `list_images(show_all=True)` does).
+    pub member_status: Option<String>,
     /// User properties that must have these values.
     pub properties: BTreeMap<String, String>,
     /// Page size (`limit`); Glance's default (25) when absent.
@@ -81,6 +84,9 @@ impl ListFilter {
         }
         if let Some(o) = &self.owner {
             q.push(("owner".into(), o.clone()));
+        }
+        if let Some(m) = &self.member_status {
+            q.push(("member_status".into(), m.clone()));
         }
         for (k, v) in &self.properties {
             q.push((k.clone(), v.clone()));
