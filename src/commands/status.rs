@@ -35,6 +35,7 @@ pub async fn run(
             format!("managed_by_{}", catalog::DEFAULT_VENDOR)
         }
     };
+    // A lockfile that fails the gate is shown as invalid, never compared with Glance.
     let locks: BTreeMap<String, Result<lock::LockedImage, String>> =
         lock::store::read_all(&global.state)
             .map_err(|e| {
@@ -44,7 +45,16 @@ pub async fn run(
                 )
             })?
             .into_iter()
-            .map(|(id, r)| (id, r.map_err(|e| e.to_string())))
+            .map(|(id, r)| {
+                let checked = r.map_err(|e| e.to_string()).and_then(|file| {
+                    let path = lock::store::path_for(&global.state, &id);
+                    match lock::gate::check_lock(&path, &file).first() {
+                        Some(d) => Err(format!("{}: {}", d.place(), d.message)),
+                        None => Ok(file.lock),
+                    }
+                });
+                (id, checked)
+            })
             .collect();
 
     let config = openstack::config::load(args.cloud.cloud.as_deref())

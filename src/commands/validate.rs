@@ -34,11 +34,7 @@ pub fn run(
             global.state.display()
         )
     })?;
-    diags.extend(lock::consistency::check(
-        &global.state,
-        catalog.as_ref(),
-        &locks,
-    ));
+    diags.extend(lock::gate::check(&global.state, catalog.as_ref(), &locks));
     diagnostic::sort(&mut diags);
     let errors = diags
         .iter()

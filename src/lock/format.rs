@@ -24,10 +24,57 @@ pub enum FormatError {
         line: Option<usize>,
         column: Option<usize>,
     },
-    #[error(
-        "lockfile format version {found} is newer than this tool understands ({FORMAT_VERSION})"
-    )]
-    NewerFormat { found: u32 },
+    /// A `format_version` this tool does not read: newer (written by a newer release) or one
+    /// that never existed (0).
+    #[error("{}", unknown_format(*found))]
+    UnknownFormat { found: u32 },
+}
+
+fn unknown_format(found: u32) -> String {
+    if found > FORMAT_VERSION {
+        format!(
+            "lockfile format version {found} is newer than this tool understands ({FORMAT_VERSION})"
+        )
+    } else {
+        format!("lockfile format version {found} does not exist (this tool reads {FORMAT_VERSION})")
+    }
+}
+
+impl FormatError {
+    /// What to do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            FormatError::UnknownFormat { found } if *found > FORMAT_VERSION => {
+                "this lockfile was written by a newer image-crawler: upgrade the tool (the one that runs `plan`/`apply` must be at least as new as the one that ran `check`)"
+            }
+            _ => {
+                "lockfiles are written by `image-crawler check`; restore it from git or run `check` again"
+            }
+        }
+    }
+}
+
+/// The 1-based line and column of the value at `keys` (`["build", "url"]`) in a lockfile's
+/// text, wherever TOML put it (a `[build]` table, a dotted key, an inline table). `None` when
+/// the text does not parse or has no such key.
+pub fn place(text: &str, keys: &[&str]) -> Option<(usize, usize)> {
+    let doc = toml::de::DeTable::parse(text).ok()?;
+    let mut table = doc.get_ref();
+    let mut span = None;
+    for (i, key) in keys.iter().enumerate() {
+        let (_, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == *key)?;
+        span = Some(value.span());
+        if i + 1 < keys.len() {
+            match value.get_ref() {
+                toml::de::DeValue::Table(t) => table = t,
+                _ => return None,
+            }
+        }
+    }
+    let before = &text[..span?.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Some((line, column))
 }
 
 /// Renders a lockfile: header plus canonical TOML, LF line endings, one trailing newline.
@@ -55,8 +102,8 @@ pub fn from_toml(text: &str) -> Result<LockedImage, FormatError> {
             column,
         }
     })?;
-    if lock.format_version > FORMAT_VERSION {
-        return Err(FormatError::NewerFormat {
+    if lock.format_version != FORMAT_VERSION {
+        return Err(FormatError::UnknownFormat {
             found: lock.format_version,
         });
     }
@@ -150,9 +197,28 @@ url = "https://cloud-images.ubuntu.com/releases/noble/release-20240821/SHA256SUM
         assert_eq!(line, Some(12), "the line of `sise`");
 
         let text = to_toml(&sample()).replace("format_version = 1", "format_version = 9");
-        assert!(matches!(
-            from_toml(&text),
-            Err(FormatError::NewerFormat { found: 9 })
-        ));
+        let err = from_toml(&text).unwrap_err();
+        assert!(matches!(err, FormatError::UnknownFormat { found: 9 }));
+        assert!(err.hint().contains("upgrade the tool"), "{}", err.hint());
+        let text = to_toml(&sample()).replace("format_version = 1", "format_version = 0");
+        let err = from_toml(&text).unwrap_err();
+        assert!(matches!(err, FormatError::UnknownFormat { found: 0 }));
+        assert!(err.to_string().contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn places_of_fields() {
+        let text = to_toml(&sample());
+        assert_eq!(place(&text, &["format_version"]), Some((4, 18)));
+        assert_eq!(place(&text, &["build", "url"]), Some((11, 7)));
+        assert_eq!(
+            place(&text, &["build", "checksums", "sha256"]),
+            Some((17, 10))
+        );
+        let dotted = "format_version = 1\nbuild.url = \"x\"\nbuild.checksums = { md5 = \"y\" }\n";
+        assert_eq!(place(dotted, &["build", "url"]), Some((2, 13)));
+        assert_eq!(place(dotted, &["build", "checksums", "md5"]), Some((3, 27)));
+        assert_eq!(place(dotted, &["build", "size"]), None);
+        assert_eq!(place("x = [", &["x"]), None);
     }
 }

@@ -8,8 +8,8 @@
 //! - written atomically (temp file + rename) and only when the bytes change.
 
 pub mod changes;
-pub mod consistency;
 pub mod format;
+pub mod gate;
 pub mod store;
 
 use std::collections::BTreeMap;

@@ -14,11 +14,21 @@ use super::format::{self, FormatError};
 #[derive(Debug, thiserror::Error)]
 #[error("{}{}: {source}", path.display(), place(*line, *column))]
 pub struct ReadError {
-    pub path: PathBuf,
+    pub path: Box<Path>,
     pub line: Option<usize>,
     pub column: Option<usize>,
+    /// The file's text, when it could be read (for the snippet under a diagnostic).
+    pub text: Option<Box<str>>,
     #[source]
     pub source: ReadErrorKind,
+}
+
+/// A lockfile as read: the parsed lock and the text it came from, so checks made after
+/// parsing (see `lock::gate`) can name the line of a field.
+#[derive(Debug, Clone)]
+pub struct LockFile {
+    pub lock: LockedImage,
+    pub text: String,
 }
 
 fn place(line: Option<usize>, column: Option<usize>) -> String {
@@ -51,9 +61,10 @@ pub fn read(state_dir: &Path, id: &str) -> Result<Option<LockedImage>, ReadError
         Ok(text) => parse(&path, id, &text).map(Some),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(ReadError {
-            path,
+            path: path.into(),
             line: None,
             column: None,
+            text: None,
             source: e.into(),
         }),
     }
@@ -63,20 +74,25 @@ fn parse(path: &Path, id: &str, text: &str) -> Result<LockedImage, ReadError> {
     let lock = format::from_toml(text).map_err(|e| {
         let (line, column) = match &e {
             FormatError::Syntax { line, column, .. } => (*line, *column),
-            FormatError::NewerFormat { .. } => (None, None),
+            FormatError::UnknownFormat { .. } => format::place(text, &["format_version"])
+                .map_or((None, None), |(l, c)| (Some(l), Some(c))),
         };
         ReadError {
-            path: path.to_owned(),
+            path: path.into(),
             line,
             column,
+            text: Some(text.into()),
             source: e.into(),
         }
     })?;
     if lock.id != id {
+        let (line, column) =
+            format::place(text, &["id"]).map_or((None, None), |(l, c)| (Some(l), Some(c)));
         return Err(ReadError {
-            path: path.to_owned(),
-            line: None,
-            column: None,
+            path: path.into(),
+            line,
+            column,
+            text: Some(text.into()),
             source: ReadErrorKind::IdMismatch {
                 file_id: id.to_owned(),
                 inner_id: lock.id,
@@ -89,7 +105,7 @@ fn parse(path: &Path, id: &str, text: &str) -> Result<LockedImage, ReadError> {
 /// Every `*.toml` in `state/`, by id, each read or failed. A missing directory is empty.
 pub fn read_all(
     state_dir: &Path,
-) -> Result<BTreeMap<String, Result<LockedImage, ReadError>>, std::io::Error> {
+) -> Result<BTreeMap<String, Result<LockFile, ReadError>>, std::io::Error> {
     let mut out = BTreeMap::new();
     let entries = match std::fs::read_dir(state_dir) {
         Ok(e) => e,
@@ -106,12 +122,16 @@ pub fn read_all(
         };
         let result = std::fs::read_to_string(&path)
             .map_err(|e| ReadError {
-                path: path.clone(),
+                path: path.as_path().into(),
                 line: None,
                 column: None,
+                text: None,
                 source: e.into(),
             })
-            .and_then(|text| parse(&path, &id, &text));
+            .and_then(|text| {
+                let lock = parse(&path, &id, &text)?;
+                Ok(LockFile { lock, text })
+            });
         out.insert(id, result);
     }
     Ok(out)

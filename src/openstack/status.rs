@@ -25,7 +25,7 @@ pub enum LockMatch {
     Differs { locked_version: String },
     /// No `state/<id>.toml` for the image's catalog id.
     NoLockfile,
-    /// The lockfile exists but could not be read.
+    /// The lockfile exists but could not be read, or fails the lockfile gate (`lock::gate`).
     LockfileError { message: String },
     /// Managed by tag only: no `image_crawler_id`, so no lockfile to compare with.
     NoCatalogId,
@@ -37,7 +37,7 @@ impl LockMatch {
             LockMatch::Current => "current".into(),
             LockMatch::Differs { locked_version } => format!("differs (locked {locked_version})"),
             LockMatch::NoLockfile => "no lockfile".into(),
-            LockMatch::LockfileError { .. } => "lockfile unreadable".into(),
+            LockMatch::LockfileError { .. } => "lockfile invalid".into(),
             LockMatch::NoCatalogId => "unknown".into(),
         }
     }

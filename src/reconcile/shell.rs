@@ -42,17 +42,27 @@ pub fn load_inputs(global: &GlobalArgs) -> anyhow::Result<Inputs> {
             )
         })
         .exit_status(ExitStatus::Invalid)?;
-    let mut locks = BTreeMap::new();
-    for (id, result) in all {
-        let lock = result
-            .map_err(anyhow::Error::new)
-            .hint_context(
-                format!("cannot read the lockfile of `{id}`"),
-                "run `image-crawler validate`; `check` rewrites a lockfile",
-            )
-            .exit_status(ExitStatus::Invalid)?;
-        locks.insert(id, lock);
+    // The same gate as `validate`, before any cloud is contacted: a lockfile reaches Glance
+    // verbatim, so one that `validate` rejects is never planned or applied.
+    let mut errors = lock::gate::errors(lock::gate::check(&global.state, Some(&catalog), &all));
+    crate::diagnostic::sort(&mut errors);
+    if !errors.is_empty() {
+        let text: Vec<String> = errors.iter().map(|d| d.render()).collect();
+        return Err(crate::error::refuse(
+            ExitStatus::Invalid,
+            format!(
+                "the lockfiles in `{}` have {} problem(s); nothing was sent to any cloud:\n{}",
+                global.state.display(),
+                errors.len(),
+                text.join("\n")
+            ),
+            "fix them as the hints say (`image-crawler validate` lists the same problems)",
+        ));
     }
+    let locks = all
+        .into_iter()
+        .filter_map(|(id, file)| Some((id, file.ok()?.lock)))
+        .collect();
     Ok(Inputs { catalog, locks })
 }
 
