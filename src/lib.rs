@@ -20,6 +20,7 @@ pub mod error;
 pub mod exit;
 pub mod git;
 pub mod http;
+pub mod localfile;
 pub mod lock;
 mod logging;
 pub mod openstack;

@@ -425,3 +425,98 @@ fn shipped_catalog_enables_no_image_past_its_eol() {
         .collect();
     assert!(past.is_empty(), "enabled past EOL: {past:?}");
 }
+
+/// Runs `validate` in `dir` (with `catalog/` and `state/`), killed after 60 s: a read that
+/// blocks (a FIFO) fails the test instead of hanging it.
+#[cfg(unix)]
+fn validate_in(dir: &Path) -> (Option<i32>, String) {
+    let out = Command::cargo_bin("image-crawler")
+        .unwrap()
+        .current_dir(dir)
+        .args(["validate", "--color", "never"])
+        .env_remove("IMAGE_CRAWLER_CATALOG")
+        .env_remove("IMAGE_CRAWLER_STATE")
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[cfg(unix)]
+fn tree_with_good_catalog() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("catalog")).unwrap();
+    std::fs::create_dir_all(dir.path().join("state")).unwrap();
+    std::fs::write(dir.path().join("catalog/settings.yaml"), SETTINGS).unwrap();
+    std::fs::write(dir.path().join("catalog/images.yaml"), GOOD).unwrap();
+    dir
+}
+
+#[cfg(unix)]
+#[test]
+fn state_entries_that_are_not_regular_files_are_refused() {
+    use std::os::unix::fs::symlink;
+    let dir = tree_with_good_catalog();
+    let state = dir.path().join("state");
+    let ok = std::process::Command::new("mkfifo")
+        .arg(state.join("ubuntu-24.04.toml"))
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mkfifo");
+    symlink("/dev/zero", state.join("zero.toml")).unwrap();
+    symlink(state.join("nowhere.toml"), state.join("dangling.toml")).unwrap();
+    let (code, err) = validate_in(dir.path());
+    assert_eq!(code, Some(4), "{err}");
+    for (file, what) in [
+        (
+            "ubuntu-24.04.toml",
+            "a named pipe (FIFO), not a regular file",
+        ),
+        ("zero.toml", "a character device, not a regular file"),
+        ("dangling.toml", "a dangling symbolic link"),
+    ] {
+        let lines: Vec<&str> = err.lines().collect();
+        assert!(
+            lines.windows(2).any(|w| w[0].starts_with("error:")
+                && w[0].contains(what)
+                && w[1].ends_with(&format!("/{file}"))),
+            "{file}: {what}: {err}"
+        );
+    }
+    assert!(err.contains("hint:"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn catalog_links_that_lead_nowhere_and_yaml_directories_are_reported() {
+    use std::os::unix::fs::symlink;
+    let dir = tree_with_good_catalog();
+    let catalog = dir.path().join("catalog");
+    symlink(catalog.join("loop-b.yaml"), catalog.join("loop-a.yaml")).unwrap();
+    symlink(catalog.join("loop-a.yaml"), catalog.join("loop-b.yaml")).unwrap();
+    symlink(catalog.join("gone.yaml"), catalog.join("dangling.yaml")).unwrap();
+    std::fs::create_dir(catalog.join("extra.yaml")).unwrap();
+    symlink("/dev/zero", catalog.join("zero.yml")).unwrap();
+    let (code, err) = validate_in(dir.path());
+    assert_eq!(code, Some(4), "{err}");
+    for (file, what) in [
+        ("loop-a.yaml", "a symbolic link loop"),
+        ("loop-b.yaml", "a symbolic link loop"),
+        ("dangling.yaml", "a dangling symbolic link"),
+        ("extra.yaml", "a directory, not a regular file"),
+        ("zero.yml", "a character device, not a regular file"),
+    ] {
+        let lines: Vec<&str> = err.lines().collect();
+        assert!(
+            lines.windows(2).any(|w| w[0].starts_with("error:")
+                && w[0].contains(what)
+                && w[1].ends_with(&format!("/{file}"))),
+            "{file}: {what}: {err}"
+        );
+    }
+    assert!(err.contains("make it a regular file"), "{err}");
+}

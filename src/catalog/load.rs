@@ -38,9 +38,9 @@ pub fn load(dir: &Path) -> LoadResult {
     let mut paths: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| {
-            p.is_file() && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
-        })
+        // By name only: a directory, FIFO, dangling link or link loop named `*.yaml` is
+        // reported when read below, never skipped silently.
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
         // `lifecycle.yaml` is EOL data with its own schema and loader (`scs::lifecycle`).
         .filter(|p| {
             p.file_name().and_then(|n| n.to_str()) != Some(crate::scs::lifecycle::FILE_NAME)
@@ -58,7 +58,7 @@ pub fn load(dir: &Path) -> LoadResult {
     let mut parsed = Vec::new();
     for path in paths {
         let shown = diagnostic::display_path(&path);
-        match std::fs::read_to_string(&path) {
+        match crate::localfile::read_text(&path, crate::localfile::CATALOG_LIMIT) {
             Ok(text) => match parse_file(&shown, &text) {
                 Ok(file) => parsed.push(Parsed {
                     path: shown,
@@ -67,12 +67,12 @@ pub fn load(dir: &Path) -> LoadResult {
                 }),
                 Err(d) => diags.push(d),
             },
-            Err(e) => diags.push(Diagnostic::error(
-                &shown,
-                0,
-                0,
-                format!("cannot read the file: {e}"),
-            )),
+            Err(e) => diags.push(
+                Diagnostic::error(&shown, 0, 0, format!("cannot read the catalog file: {e}"))
+                    .with_hint(
+                        "every `*.yaml`/`*.yml` entry of the catalog directory is read as a catalog file: make it a regular file, or rename or remove it",
+                    ),
+            ),
         }
     }
     let result = resolve::resolve(dir, &parsed);

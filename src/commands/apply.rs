@@ -30,7 +30,7 @@ pub async fn run(
                     "pick the cloud with --cloud",
                 ));
             }
-            let text = std::fs::read_to_string(path)
+            let text = crate::localfile::read_text(path, crate::localfile::CATALOG_LIMIT)
                 .with_context(|| format!("cannot read the plan `{}`", path.display()))?;
             Some(
                 Plan::from_json(&text)

@@ -57,7 +57,7 @@ pub fn path_for(state_dir: &Path, id: &str) -> PathBuf {
 /// Reads one lockfile; `Ok(None)` when it does not exist.
 pub fn read(state_dir: &Path, id: &str) -> Result<Option<LockedImage>, ReadError> {
     let path = path_for(state_dir, id);
-    match std::fs::read_to_string(&path) {
+    match crate::localfile::read_text(&path, crate::localfile::LOCKFILE_LIMIT) {
         Ok(text) => parse(&path, id, &text).map(Some),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(ReadError {
@@ -120,7 +120,7 @@ pub fn read_all(
         let Some(id) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
             continue;
         };
-        let result = std::fs::read_to_string(&path)
+        let result = crate::localfile::read_text(&path, crate::localfile::LOCKFILE_LIMIT)
             .map_err(|e| ReadError {
                 path: path.as_path().into(),
                 line: None,

@@ -171,7 +171,7 @@ pub fn find_files() -> Result<ConfigFiles, ConfigError> {
     let read = |var: &str, file: &str| -> Result<Option<(PathBuf, String)>, ConfigError> {
         let explicit = std::env::var_os(var).map(PathBuf::from);
         for path in candidate_paths(explicit.clone(), &cwd, config_home.as_deref(), file) {
-            match std::fs::read_to_string(&path) {
+            match crate::localfile::read_text(&path, crate::localfile::CATALOG_LIMIT) {
                 Ok(text) => return Ok(Some((path, text))),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     if explicit.as_ref() == Some(&path) {

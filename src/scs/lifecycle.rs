@@ -152,7 +152,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Lifecycle, Vec<Diagnostic>> {
 /// Loads `<catalog dir>/lifecycle.yaml`, or the built-in data when the file does not exist.
 pub fn load(catalog_dir: &Path) -> Result<Lifecycle, Vec<Diagnostic>> {
     let path = catalog_dir.join(FILE_NAME);
-    match std::fs::read_to_string(&path) {
+    match crate::localfile::read_text(&path, crate::localfile::CATALOG_LIMIT) {
         Ok(text) => parse(&text, &crate::diagnostic::display_path(&path)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(builtin()),
         Err(e) => Err(vec![Diagnostic::error(

@@ -288,7 +288,11 @@ async fn check_image(
     fetcher: &Fetcher,
     options: &CheckOptions,
 ) -> ImageReport {
-    let old_text = std::fs::read_to_string(lock::store::path_for(state_dir, &image.id)).ok();
+    let old_text = crate::localfile::read_text(
+        &lock::store::path_for(state_dir, &image.id),
+        crate::localfile::LOCKFILE_LIMIT,
+    )
+    .ok();
     let old = match lock::store::read(state_dir, &image.id) {
         Ok(old) => old,
         Err(e) => {
