@@ -45,7 +45,8 @@ pub struct News {
 /// no `replace_frequency`) or not judgeable.
 ///
 /// Warns once the build is older than one period; the SCS test fails at 1.1 periods, and
-/// the message says when.
+/// the message says when. Only where the official test would fail: `provided_until` `none`,
+/// `notice`, or a date before the failure, exempts the image there, so here too.
 pub fn staleness(image: &Image, newest_build_date: &str, now: jiff::Timestamp) -> Option<News> {
     let freq = image.glance.properties.get("replace_frequency")?;
     let secs = period_secs(freq)?;
@@ -57,6 +58,25 @@ pub fn staleness(image: &Image, newest_build_date: &str, now: jiff::Timestamp) -
         return None;
     }
     let fails_at = outdated_after(built, freq)?;
+    // As the official `is_outdated`: `provided_until` `none`/`notice` exempts the image, and so
+    // does a date that has passed (or will have passed before the test starts failing). A
+    // missing or garbled value does not (the official test aborts or fails on it).
+    match image
+        .glance
+        .properties
+        .get("provided_until")
+        .map(String::as_str)
+    {
+        Some("none" | "notice") => return None,
+        Some(until) => {
+            if let Some(until) = super::parse_scs_date(until)
+                && until < now.max(fails_at)
+            {
+                return None;
+            }
+        }
+        None => {}
+    }
     let when = if now > fails_at {
         format!(
             "has failed since {}",
@@ -398,6 +418,41 @@ mod tests {
 
     fn now() -> jiff::Timestamp {
         "2026-11-20T12:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn staleness_warns_only_where_the_official_recency_test_would_fail() {
+        // `is_outdated` in image_metadata.py: `provided_until` `none`/`notice` or a past date
+        // exempts an outdated image; a later date does not.
+        let with_until = |v: &str| {
+            let mut u = ubuntu("24.04");
+            u.glance
+                .properties
+                .insert("provided_until".into(), v.into());
+            u
+        };
+        for exempt in ["none", "notice", "2026-10-01"] {
+            assert_eq!(
+                staleness(&with_until(exempt), "2026-09-01", now()),
+                None,
+                "{exempt}"
+            );
+            assert_eq!(
+                staleness(&with_until(exempt), "2026-10-18", now()),
+                None,
+                "{exempt}"
+            );
+        }
+        // Maintained beyond now: the test fails (or will).
+        let n = staleness(&with_until("2029-05-31"), "2026-09-01", now()).unwrap();
+        assert!(n.message.contains("has failed since"), "{}", n.message);
+        let n = staleness(&with_until("2029-05-31"), "2026-10-18", now()).unwrap();
+        assert!(n.message.contains("fails from"), "{}", n.message);
+        // Stale, but `provided_until` passes before the test would start failing: never fails.
+        assert_eq!(
+            staleness(&with_until("2026-11-21"), "2026-10-18", now()),
+            None
+        );
     }
 
     #[test]
