@@ -271,10 +271,13 @@ images:
             };
             checksums.insert(*a, hex);
         }
+        // The digest of the catalog entry as written: plan and apply refuse a stale lock.
+        let catalog = image_crawler::catalog::load(&self.dir.path().join("catalog"))
+            .unwrap_or_else(|d| panic!("write the catalog before the lock: {d:?}"));
         let lock = LockedImage {
             format_version: image_crawler::lock::FORMAT_VERSION,
             id: id.to_owned(),
-            source_digest: "sha256:test".into(),
+            source_digest: image_crawler::catalog::source_digest(&catalog.images[id]),
             build: Build {
                 version: version.into(),
                 build_date: date.into(),

@@ -313,3 +313,65 @@ fn the_gate_lists_every_problem_of_the_state_at_once() {
     );
     assert_eq!(listener.hits(), 0);
 }
+
+#[test]
+fn stale_lock() {
+    // The catalog entry changed after the build was locked (its source_digest differs): the
+    // deploy job must not apply a build resolved for other settings.
+    refused_before_any_connection(
+        "stale",
+        |_| {
+            lockfile(
+                "1",
+                "sha256:resolved-for-other-settings",
+                "2026-01-01",
+                GOOD_URL,
+                GOOD_SHA,
+            )
+        },
+        &[
+            "error: `gate-os` is stale: it was resolved for other source settings than the catalog's",
+            "--> state/gate-os.toml:6:17",
+            "hint: the catalog entry changed after this build was locked: run `image-crawler check gate-os`",
+        ],
+    );
+}
+
+/// The review flow the stale-lock error enforces: a catalog change that alters an entry's source
+/// fails `validate` (the check pipeline) until `check` re-resolved it and the new lockfile is
+/// part of the same change.
+#[test]
+fn a_catalog_change_validates_once_check_rewrote_the_lock() {
+    let listener = Listener::start();
+    let p = Project::new(&listener);
+    p.lock(&lockfile(
+        "1",
+        &p.digest(),
+        "2026-01-01",
+        GOOD_URL,
+        GOOD_SHA,
+    ));
+    assert_eq!(p.run(&["validate"]).0, 0);
+    let catalog = p.dir.path().join("catalog/images.yaml");
+    let changed = CATALOG
+        .replace("gate-os-1.img", "gate-os-2.img")
+        .replace("version: \"1\"", "version: \"2\"");
+    std::fs::write(&catalog, changed).unwrap();
+    let (code, err) = p.run(&["validate"]);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("`gate-os` is stale"), "{err}");
+    let (code, err) = p.run(&["check", "gate-os", "--no-cache"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, err) = p.run(&["validate"]);
+    assert_eq!(code, 0, "{err}");
+    let lock = std::fs::read_to_string(p.dir.path().join("state/gate-os.toml")).unwrap();
+    assert!(
+        lock.contains(&p.digest()) && lock.contains("gate-os-2.img"),
+        "{lock}"
+    );
+    assert_eq!(
+        listener.hits(),
+        0,
+        "validate and check never contact a cloud"
+    );
+}

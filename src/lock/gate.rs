@@ -14,8 +14,9 @@ use crate::catalog::{self, Catalog, Image};
 use crate::diagnostic::{Diagnostic, Severity};
 
 /// Problems of the lockfiles: unreadable files and unknown format versions, lockfiles without
-/// a catalog entry, locks resolved for other source settings (stale), then the problems of
-/// each lock ([`check_lock`]); and (a warning) enabled images not locked yet.
+/// a catalog entry, stale locks (resolved for other source settings than the catalog's: the
+/// build may not be what the entry now asks for), then the problems of each lock
+/// ([`check_lock`]); and (a warning) enabled images not locked yet.
 pub fn check(
     state_dir: &Path,
     catalog: Option<&Catalog>,
@@ -198,18 +199,19 @@ fn stale(path: &Path, file: &LockFile, image: &Image) -> Option<Diagnostic> {
         return None;
     }
     let (line, column) = format::place(&file.text, &["source_digest"]).unwrap_or((0, 0));
+    let id = &file.lock.id;
     Some(
-        Diagnostic::warning(
+        Diagnostic::error(
             path,
             line as u64,
             column as u64,
-            format!(
-                "`{}` was resolved for other source settings than the catalog's",
-                file.lock.id
-            ),
+            format!("`{id}` is stale: it was resolved for other source settings than the catalog's"),
         )
         .with_source(&file.text)
-        .with_hint("run `image-crawler check` to resolve it again"),
+        .with_hint(format!(
+            "the catalog entry changed after this build was locked: run `image-crawler check {id}` and commit `{}` with the catalog change",
+            path.display()
+        )),
     )
 }
 
