@@ -13,7 +13,8 @@
 #                                                   # (needs the distros discovery modules)
 #
 # Environment: LATENCY_MS (100), IMAGES (24, synthetic only), CONCURRENCY (32, the default of check), PAIRS (5),
-# PROFILE (debug|release; release builds take long on a shared machine).
+# PROFILE (debug|release; release builds take long on a shared machine), NO_BUILD=1 (use the
+# binaries already built in target/PROFILE).
 #
 # Prints (issue 15's goals): the median wall time of a cold full-catalog check and of its
 # slowest single image, measured as interleaved pairs (A B A B ..., PAIRS pairs) so that a
@@ -86,7 +87,9 @@ YAML
     mirrors+=("https://bench.example.org/=")
 fi
 
-if [[ $PROFILE == release ]]; then
+if [[ ${NO_BUILD:-0} == 1 ]]; then
+    : # measure the binaries already in target/$PROFILE
+elif [[ $PROFILE == release ]]; then
     cargo build --quiet --release --bin image-crawler --example fixture-server
 else
     cargo build --quiet --bin image-crawler --example fixture-server
