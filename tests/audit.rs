@@ -252,11 +252,38 @@ async fn build_date_rules_on_live_images() {
     )
     .await;
 
+    // The official test accepts the ISO form (its first strptime format); scs-0102's text
+    // does not: a warning, not an error.
+    let iso = create(
+        &glance,
+        &with(
+            conforming(&format!("{p} iso"), &format!("{p}-4")),
+            "image_build_date",
+            Some("2025-10-08T00:00:00Z"),
+        ),
+        false,
+    )
+    .await;
+
     let (_, report) = audit(&[]);
     let got = |id: &str| findings(&report, id);
-    let (g, f, x) = (got(&good.id), got(&future.id), got(&garbled.id));
-    cleanup(&glance, &[&good.id, &future.id, &garbled.id]).await;
+    let (g, f, x, i) = (
+        got(&good.id),
+        got(&future.id),
+        got(&garbled.id),
+        got(&iso.id),
+    );
+    cleanup(&glance, &[&good.id, &future.id, &garbled.id, &iso.id]).await;
     assert_eq!(g, set(&[]), "{report:#}");
+    // (recency: built 2025-10-08, monthly, no replacement)
+    assert_eq!(
+        i,
+        set(&[
+            ("scs-0102/build-date", "warning"),
+            ("scs-0102/recency", "error")
+        ]),
+        "{report:#}"
+    );
     assert_eq!(f, set(&[("scs-0102/build-date", "error")]), "{report:#}");
     let msgs: Vec<&str> = report["findings"]
         .as_array()

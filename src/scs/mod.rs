@@ -20,6 +20,7 @@
 
 pub mod lifecycle;
 pub mod news;
+pub mod official_date;
 pub mod properties;
 pub mod recency;
 pub mod report;

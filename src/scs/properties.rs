@@ -1,9 +1,7 @@
 //! scs-0102 rules that look at one image: mandatory properties and their allowed values,
 //! `min_disk`, `min_ram`, `image_build_date`.
 
-use super::{
-    Finding, Rule, Scs0102Version, Severity, parse_glance_time, parse_scs_date, set_property_hint,
-};
+use super::{Finding, Rule, Scs0102Version, Severity, parse_glance_time, set_property_hint};
 use crate::openstack::image::GlanceImage;
 
 const GIB: u64 = 1024 * 1024 * 1024;
@@ -199,7 +197,7 @@ fn allowed_values(img: &GlanceImage, version: Scs0102Version, out: &mut Vec<Find
         let ok = matches!(v, "none" | "notice" | "forever")
             || v.strip_prefix("last-")
                 .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-            || parse_scs_date(v).is_some();
+            || super::official_date::parse_official_date(v).is_some();
         if !ok {
             not_allowed(
                 img,
@@ -336,16 +334,27 @@ fn build_date(img: &GlanceImage, now: jiff::Timestamp, out: &mut Vec<Finding>) {
     let Some(raw) = prop(img, "image_build_date") else {
         return; // reported as missing
     };
-    let Some(built) = parse_scs_date(raw) else {
+    // Error where the official test fails (its lenient `strptime` formats); a value it accepts
+    // but the standard's text does not (`YYYY-MM-DD[ hh:mm[:ss]]`) is a warning.
+    let Some(built) = super::official_date::parse_official_date(raw) else {
         out.push(Finding::new(
             img,
             Rule::BuildDate,
             Severity::Error,
-            format!("`image_build_date` `{raw}` is not `YYYY-MM-DD` or `YYYY-MM-DD hh:mm[:ss]`"),
+            format!("`image_build_date` `{raw}` is not `YYYY-MM-DD` or `YYYY-MM-DD hh:mm[:ss]` (nor a date the official test accepts)"),
             set_property_hint(img, "image_build_date", "YYYY-MM-DD"),
         ));
         return;
     };
+    if !super::official_date::is_standard_form(raw) {
+        out.push(Finding::new(
+            img,
+            Rule::BuildDate,
+            Severity::Warning,
+            format!("`image_build_date` `{raw}` is not `YYYY-MM-DD` or `YYYY-MM-DD hh:mm[:ss]`, the forms scs-0102 allows (the official test accepts it)"),
+            set_property_hint(img, "image_build_date", &built.strftime("%Y-%m-%d").to_string()),
+        ));
+    }
     if built > now {
         out.push(Finding::new(
             img,
@@ -587,22 +596,33 @@ mod tests {
 
     #[test]
     fn build_date_format_future_and_after_registration() {
-        for good in [
-            "2026-11-01",
-            "2026-11-01 23:59",
-            "2026-11-01 23:59:59",
-            "2026-11-02T07:59:59Z",
-        ] {
+        for good in ["2026-11-01", "2026-11-01 23:59", "2026-11-01 23:59:59"] {
             assert_eq!(
                 findings(&set(ok(), "image_build_date", good), Scs0102Version::V1),
                 vec![],
                 "{good}"
             );
         }
+        // Accepted by the official test (CPython strptime), not by scs-0102's text: a warning.
+        for lenient in ["2026-11-02T07:59:59Z", "2026-11-1", "2026-11-01  7:05"] {
+            let f = findings(&set(ok(), "image_build_date", lenient), Scs0102Version::V1);
+            assert_eq!(f.len(), 1, "{lenient}: {f:?}");
+            assert_eq!(
+                (f[0].0, f[0].1),
+                (Rule::BuildDate, Severity::Warning),
+                "{lenient}"
+            );
+            assert!(
+                f[0].2.contains("the official test accepts it"),
+                "{}",
+                f[0].2
+            );
+        }
         let f = findings(
             &set(ok(), "image_build_date", "20261101"),
             Scs0102Version::V1,
         );
+        assert_eq!(f[0].1, Severity::Error);
         assert_eq!(f.len(), 1);
         assert!(f[0].2.contains("is not `YYYY-MM-DD`"), "{}", f[0].2);
         // After created_at (2026-11-02T08:00Z) but before now.

@@ -13,7 +13,8 @@
 
 use std::collections::BTreeMap;
 
-use super::{Finding, Rule, Scs0102Version, Severity, parse_glance_time, parse_scs_date};
+use super::official_date::parse_official_date;
+use super::{Finding, Rule, Scs0102Version, Severity, parse_glance_time};
 use crate::openstack::image::GlanceImage;
 
 /// The recency period of a `replace_frequency`, in seconds; `None` for the exempt `never`
@@ -54,7 +55,7 @@ pub fn age(img: &GlanceImage, now: jiff::Timestamp) -> Age {
     let built = img
         .properties
         .get("image_build_date")
-        .and_then(|s| parse_scs_date(s))
+        .and_then(|s| parse_official_date(s))
         .or_else(|| parse_glance_time(&img.created_at));
     let Some(built) = built else {
         return Age::Fine; // nothing to judge by (a planned image without dates)
@@ -71,7 +72,7 @@ pub fn age(img: &GlanceImage, now: jiff::Timestamp) -> Age {
     }
     match img.properties.get("provided_until").map(String::as_str) {
         Some("none" | "notice") => Age::Fine,
-        Some(until) => match parse_scs_date(until) {
+        Some(until) => match parse_official_date(until) {
             Some(until) if now > until => Age::Fine,
             Some(_) => Age::Outdated { since: deadline },
             None => Age::BadProvidedUntil,
