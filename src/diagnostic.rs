@@ -147,7 +147,9 @@ impl Diagnostic {
 /// Sorts diagnostics by file, line and column, so output does not depend on discovery order.
 pub fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by(|a, b| {
-        (&a.file, a.line, a.column, &a.message).cmp(&(&b.file, b.line, b.column, &b.message))
+        // At one place, the error before the warnings about it.
+        (&a.file, a.line, a.column, a.severity, &a.message)
+            .cmp(&(&b.file, b.line, b.column, b.severity, &b.message))
     });
 }
 

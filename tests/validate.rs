@@ -520,3 +520,65 @@ fn catalog_links_that_lead_nowhere_and_yaml_directories_are_reported() {
     }
     assert!(err.contains("make it a regular file"), "{err}");
 }
+
+/// One typo in the project's own settings.yaml: its defaults then miss from every image, and
+/// each image's "missing property" used to be reported too (232 errors, the real one 195th).
+/// Now: the root cause, once, and one warning counting what was held back.
+#[test]
+fn a_typo_in_settings_is_reported_once_not_once_per_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog");
+    std::fs::create_dir_all(dir.path().join("state")).unwrap();
+    std::fs::create_dir_all(&catalog).unwrap();
+    let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog");
+    for entry in std::fs::read_dir(&project).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), catalog.join(entry.file_name())).unwrap();
+        }
+    }
+    std::fs::create_dir_all(catalog.join("keys")).unwrap();
+    for key in std::fs::read_dir(project.join("keys")).unwrap() {
+        let key = key.unwrap();
+        std::fs::copy(key.path(), catalog.join("keys").join(key.file_name())).unwrap();
+    }
+    let settings = std::fs::read_to_string(catalog.join("settings.yaml")).unwrap();
+    assert!(
+        settings.contains("\n      visibility: public\n"),
+        "{settings}"
+    );
+    std::fs::write(
+        catalog.join("settings.yaml"),
+        settings.replacen(
+            "\n      visibility: public\n",
+            "\n      visibility: publik\n",
+            1,
+        ),
+    )
+    .unwrap();
+    let out = Command::cargo_bin("image-crawler")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["validate", "--color", "never"])
+        .env_remove("IMAGE_CRAWLER_CATALOG")
+        .env_remove("IMAGE_CRAWLER_STATE")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    let errors: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("error:") && !l.contains("problems found"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains("`publik`"), "{err}");
+    assert!(err.contains("settings.yaml:"), "{err}");
+    assert!(err.contains("hint: did you mean `public`?"), "{err}");
+    let warning = err
+        .find(" further problem(s) not shown")
+        .expect("one warning counts what was held back");
+    assert!(
+        warning > err.find("`publik`").unwrap(),
+        "after the error: {err}"
+    );
+}

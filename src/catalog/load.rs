@@ -56,6 +56,7 @@ pub fn load(dir: &Path) -> LoadResult {
 
     let mut diags = Vec::new();
     let mut parsed = Vec::new();
+    let mut broken_layers = Vec::new();
     for path in paths {
         let shown = diagnostic::display_path(&path);
         match crate::localfile::read_text(&path, crate::localfile::CATALOG_LIMIT) {
@@ -65,7 +66,12 @@ pub fn load(dir: &Path) -> LoadResult {
                     text,
                     file,
                 }),
-                Err(d) => diags.push(d),
+                Err(d) => {
+                    if has_layers(&text) {
+                        broken_layers.push(shown);
+                    }
+                    diags.push(d);
+                }
             },
             Err(e) => diags.push(
                 Diagnostic::error(&shown, 0, 0, format!("cannot read the catalog file: {e}"))
@@ -75,25 +81,62 @@ pub fn load(dir: &Path) -> LoadResult {
             ),
         }
     }
-    let result = resolve::resolve(dir, &parsed);
+    finish(diags, &broken_layers, resolve::resolve(dir, &parsed))
+}
+
+/// Whether a file has a top-level `settings:` or `defaults:` block: layers that every image
+/// of the catalog (or of the file) inherits.
+fn has_layers(text: &str) -> bool {
+    text.lines()
+        .any(|l| l.starts_with("settings:") || l.starts_with("defaults:"))
+}
+
+/// Parse errors plus what resolving the parsed files found. When a file with `settings` or
+/// `defaults` did not parse, its layers are missing from every image, so what resolving
+/// finds ("missing property", "must be set" for each image) follows from that one error:
+/// those are not shown, only counted in one warning (one typo once gave 232 errors, the real
+/// one at position 195).
+fn finish(mut diags: Vec<Diagnostic>, broken_layers: &[PathBuf], result: LoadResult) -> LoadResult {
     match result {
-        Ok(catalog) if diags.is_empty() => Ok(catalog),
-        Ok(_) => {
-            diagnostic::sort(&mut diags);
-            Err(diags)
-        }
+        Ok(catalog) if diags.is_empty() => return Ok(catalog),
+        Ok(_) => {}
+        Err(more) if broken_layers.is_empty() => diags.extend(more),
         Err(more) => {
-            diags.extend(more);
             diagnostic::sort(&mut diags);
-            Err(diags)
+            let files: Vec<String> = broken_layers
+                .iter()
+                .map(|p| format!("`{}`", p.display()))
+                .collect();
+            // At the root cause's place, so it is shown right after it.
+            let (line, column) = diags
+                .iter()
+                .find(|d| d.file == broken_layers[0])
+                .map_or((0, 0), |d| (d.line, d.column));
+            diags.push(
+                Diagnostic::warning(
+                    &broken_layers[0],
+                    line,
+                    column,
+                    format!(
+                        "{} further problem(s) not shown: they can follow from {} not being read (its `settings`/`defaults` apply to the images)",
+                        more.len(),
+                        files.join(", ")
+                    ),
+                )
+                .with_hint("fix the error above first, then run `image-crawler validate` again"),
+            );
+            return Err(diags);
         }
     }
+    diagnostic::sort(&mut diags);
+    Err(diags)
 }
 
 /// Loads a catalog from in-memory files (for tests and tools): `(name, text)` pairs.
 pub fn load_from_strings(dir: &Path, files: &[(&str, &str)]) -> Result<Catalog, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let mut parsed = Vec::new();
+    let mut broken_layers = Vec::new();
     for (name, text) in files {
         let path = PathBuf::from(name);
         match parse_file(&path, text) {
@@ -102,18 +145,15 @@ pub fn load_from_strings(dir: &Path, files: &[(&str, &str)]) -> Result<Catalog, 
                 text: (*text).to_owned(),
                 file,
             }),
-            Err(d) => diags.push(d),
+            Err(d) => {
+                if has_layers(text) {
+                    broken_layers.push(path);
+                }
+                diags.push(d);
+            }
         }
     }
-    match resolve::resolve(dir, &parsed) {
-        Ok(c) if diags.is_empty() => Ok(c),
-        Ok(_) => Err(diags),
-        Err(more) => {
-            diags.extend(more);
-            diagnostic::sort(&mut diags);
-            Err(diags)
-        }
-    }
+    finish(diags, &broken_layers, resolve::resolve(dir, &parsed))
 }
 
 /// The YAML options every catalog file is read with.
