@@ -582,3 +582,55 @@ fn a_typo_in_settings_is_reported_once_not_once_per_image() {
         "after the error: {err}"
     );
 }
+
+/// `check` locks a `static` URL verbatim, so `validate` holds it to the lockfile's URL rules:
+/// otherwise `check` would write a lockfile that `validate`, `plan` and `apply` then reject.
+#[test]
+fn static_url_follows_the_lockfile_rules() {
+    let entry = |url: &str| {
+        format!(
+            "images:\n  - id: sles-15\n    name: SLES 15\n    source:\n      static:\n        url: \"{url}\"\n        checksum: sha256:{}\n        version: \"15.6\"\n        build_date: \"2026-01-01\"\n    glance:\n      properties:\n        os_distro: sles\n        os_version: \"15\"\n        image_original_user: sles\n        image_description: notes\n",
+            "0".repeat(64)
+        )
+    };
+    for (url, want) in [
+        (
+            "https://dl.example.com/sles/latest/SLES15.qcow2",
+            "is an alias (`latest`, `current`)",
+        ),
+        (
+            "https://dl.example.com/sles/current/SLES15.qcow2",
+            "is an alias (`latest`, `current`)",
+        ),
+        (
+            "https://dl.example.com/SLES15-Minimal-latest.x86_64.qcow2",
+            "is an alias (`latest`, `current`)",
+        ),
+        ("file:///srv/SLES15.qcow2", "has the scheme `file:`"),
+        (
+            "https://dl.example.com/a/../SLES15.qcow2",
+            "has a `.` or `..` path segment",
+        ),
+    ] {
+        let err = errors_for(&entry(url));
+        assert!(
+            err.contains(&format!("error: `url: {url}` {want}")),
+            "{url}: {err}"
+        );
+        assert!(
+            err.contains(" --> catalog/images.yaml:6:9\n"),
+            "{url}: {err}"
+        );
+    }
+    let (code, _, err) = run(
+        &[
+            ("settings.yaml", SETTINGS),
+            (
+                "images.yaml",
+                &entry("https://dl.example.com/sles/15.6/SLES15-Minimal-15.6.x86_64.qcow2"),
+            ),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+}

@@ -970,10 +970,24 @@ fn check_source(
                     .at_key(line, "build_date", format!("invalid build date `{d}`"))
                     .with_hint("write `YYYY-MM-DD`"));
             }
-            if let Some(u) = &s.url
-                && url::Url::parse(u).is_err()
-            {
-                err(ctx.at_key(line, "url", format!("`{u}` is not a URL")));
+            // `check` locks this URL verbatim: hold it to the lockfile gate's rules, so `check`
+            // never writes a lockfile that `validate`, `plan` and `apply` reject.
+            if let Some(u) = &s.url {
+                if url::Url::parse(u).is_err() {
+                    err(ctx.at_key(line, "url", format!("`{u}` is not a URL")));
+                } else if let Some(problem) = crate::lock::gate::url_problem(u) {
+                    err(ctx
+                        .at_key(line, "url", format!("`url: {u}` {problem}"))
+                        .with_hint("a `static` source names the vendor's http(s) download URL"));
+                } else if crate::catalog::presets::is_alias_url(u) {
+                    err(ctx
+                        .at_key(
+                            line,
+                            "url",
+                            format!("`url: {u}` is an alias (`latest`, `current`): its bytes change under the lock"),
+                        )
+                        .with_hint("name the versioned file (the one the alias points at today), and bump it with `version` and `checksum`"));
+                }
             }
             if let Some(a) = &s.auth {
                 if a.env.trim().is_empty() {
