@@ -96,6 +96,11 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Check a cloud's images against the SCS standards scs-0102 and scs-0104.
     Audit(AuditArgs),
+    /// Build the catalog's `diskimage-builder` images with `disk-image-create`.
+    ///
+    /// Writes `<output>/<id>/<version>/` (the qcow2, SHA256SUMS, SHA256SUMS.asc when signing,
+    /// manifest.json) atomically, and the engine's log to `<output>/logs/`.
+    Build(BuildArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 }
@@ -262,6 +267,29 @@ pub struct ApplyArgs {
     /// Apply even if the result would break scs-0102.
     #[arg(long)]
     pub allow_nonconforming: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct BuildArgs {
+    /// Only these image ids (globs allowed); all enabled `diskimage-builder` images when absent.
+    #[arg(value_name = "IDS")]
+    pub ids: Vec<String>,
+    #[command(flatten)]
+    pub upstream: UpstreamArgs,
+    /// The `disk-image-create` to run (default: the one on PATH).
+    #[arg(long, value_name = "PATH", env = "IMAGE_CRAWLER_DIB")]
+    pub engine: Option<PathBuf>,
+    /// Where the artifact directories and logs go.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "builds",
+        env = "IMAGE_CRAWLER_BUILDS"
+    )]
+    pub output: PathBuf,
+    /// An armoured OpenPGP secret key (no passphrase) that signs SHA256SUMS.
+    #[arg(long, value_name = "FILE", env = "IMAGE_CRAWLER_SIGNING_KEY")]
+    pub signing_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -12,6 +12,7 @@ const VERBS: &[&str] = &[
     "plan",
     "apply",
     "audit",
+    "build",
     "completions",
 ];
 

@@ -13,6 +13,10 @@
 //! `<version>` is the build time, `YYYYMMDDTHHMMSSZ`, so versions sort as builds happened and
 //! the build date is in the key.
 
+pub mod engine;
+pub mod manifest;
+pub mod run;
+
 use sha2::{Digest, Sha256};
 
 use crate::catalog::raw::{DiskimageBuilderSource, ObjectStorageSource};

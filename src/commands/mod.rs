@@ -2,6 +2,7 @@
 
 mod apply;
 mod audit;
+mod build;
 mod check;
 mod completions;
 mod plan;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Plan(args) => block_on(plan::run(&cli.global, args, &printer)),
         Command::Apply(args) => block_on(apply::run(&cli.global, args, &printer)),
         Command::Audit(args) => block_on(audit::run(&cli.global, args, &printer)),
+        Command::Build(args) => build::run(&cli.global, args, &printer),
     };
     match result {
         Ok(status) => status,

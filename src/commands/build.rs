@@ -1,0 +1,151 @@
+//! `image-crawler build`: run `disk-image-create` for the catalog's `diskimage-builder`
+//! images (see [`crate::build`]). One image at a time: a build takes the machine's disk and
+//! CPU; a failed image does not stop the others.
+
+use std::io::IsTerminal as _;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::build::run::{self, Built, Options};
+use crate::catalog::{self, Source};
+use crate::cli::{BuildArgs, GlobalArgs};
+use crate::error::{self, ResultExt as _};
+use crate::exit::ExitStatus;
+use crate::output::Printer;
+use crate::upstream::check;
+
+#[derive(Debug, serde::Serialize)]
+struct Report {
+    builds: Vec<Outcome>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Outcome {
+    image: String,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    built: Option<Built>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+pub fn run(global: &GlobalArgs, args: &BuildArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let catalog = catalog::load(&global.catalog).map_err(|diags| {
+        for d in &diags {
+            printer.error_text(&d.render());
+        }
+        error::refuse(
+            ExitStatus::Invalid,
+            format!("the catalog in {} is not valid", global.catalog.display()),
+            "run `image-crawler validate` and fix the problems shown",
+        )
+    })?;
+    let images = check::select_images(&catalog, &args.ids).map_err(|pattern| {
+        error::refuse(
+            ExitStatus::Invalid,
+            format!("no image in the catalog matches `{pattern}`"),
+            "list the ids with `image-crawler validate -v` or check the spelling",
+        )
+    })?;
+    let recipes: Vec<_> = images
+        .iter()
+        .filter_map(|i| match &i.source {
+            Source::DiskimageBuilder(r) => Some((*i, r)),
+            _ => None,
+        })
+        .collect();
+    if recipes.is_empty() {
+        printer.note("no selected image has a `diskimage-builder` source: nothing to build");
+        return Ok(ExitStatus::Success);
+    }
+    let path = std::env::var_os("PATH");
+    let engine =
+        crate::build::engine::locate(args.engine.as_deref(), path.as_deref()).ok_or_else(|| {
+            error::refuse(
+                ExitStatus::Invalid,
+                format!("`{}` is not on PATH", crate::build::engine::ENGINE),
+                "install diskimage-builder (`pip install diskimage-builder`) or pass --engine PATH",
+            )
+        })?;
+    std::fs::create_dir_all(&args.output).map_err(|e| {
+        error::hinted(
+            format!("cannot create {}: {e}", args.output.display()),
+            "pass a writable directory with --output DIR",
+        )
+    })?;
+    let opts = Options {
+        engine,
+        output: args.output.clone(),
+        mirrors: super::mirrors(&catalog.mirrors, &args.upstream)?,
+        signing_key: args.signing_key.clone(),
+    };
+    let show = !printer.is_json() && !printer.quiet && std::io::stderr().is_terminal();
+    let mut report = Report { builds: Vec::new() };
+    let mut status = ExitStatus::Success;
+    for (image, recipe) in recipes {
+        let outcome = if recipe.publish.signed && opts.signing_key.is_none() {
+            Err(error::hinted(
+                format!(
+                    "`{}` is published signed, but no signing key is given",
+                    image.id
+                ),
+                "pass --signing-key FILE (or IMAGE_CRAWLER_SIGNING_KEY)",
+            ))
+        } else {
+            let bar = show.then(|| spinner(&image.id));
+            let on_line = |line: &str| match &bar {
+                Some(b) => b.set_message(line.chars().take(80).collect::<String>()),
+                None => printer.verbose(line),
+            };
+            let result = run::build(image, recipe, &opts, jiff::Timestamp::now(), &on_line);
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            let hint = result.as_ref().err().map(|e| e.hint()).unwrap_or_default();
+            result.hint_context(format!("cannot build `{}`", image.id), hint)
+        };
+        match outcome {
+            Ok(built) => {
+                printer.status(
+                    "Built",
+                    &format!(
+                        "{} {} ({} MiB, {} s) in {}",
+                        built.image,
+                        built.version,
+                        built.size >> 20,
+                        built.seconds,
+                        built.dir.display()
+                    ),
+                );
+                report.builds.push(Outcome {
+                    image: image.id.clone(),
+                    built: Some(built),
+                    error: None,
+                });
+            }
+            Err(e) => {
+                let text = error::render(&e);
+                printer.error_text(&text);
+                status = ExitStatus::Partial;
+                report.builds.push(Outcome {
+                    image: image.id.clone(),
+                    built: None,
+                    error: Some(text),
+                });
+            }
+        }
+    }
+    if printer.is_json() {
+        printer.json(&report);
+    }
+    Ok(status)
+}
+
+fn spinner(id: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner().with_prefix(id.to_owned());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {prefix} {elapsed} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}

@@ -1,0 +1,273 @@
+//! `image-crawler build` with a stand-in engine (`tests/fixtures/build/fake-disk-image-create`,
+//! disk-image-create's interface): what the engine is given, the artifact directory it leaves,
+//! and that a build failing midway leaves none. The real diskimage-builder build is
+//! `tests/build_real.rs`.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use sha2::Digest as _;
+
+fn fake_engine() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build/fake-disk-image-create")
+}
+
+fn catalog(dir: &Path, signed: bool) -> PathBuf {
+    let cat = dir.join("catalog");
+    std::fs::create_dir_all(&cat).unwrap();
+    std::fs::write(
+        cat.join("images.yaml"),
+        format!(
+            r#"settings:
+  mirrors:
+    "http://deb.debian.org/": "http://127.0.0.1:9/mirror/"
+images:
+  - id: debian-12-dib
+    name: Debian 12 (built)
+    source:
+      diskimage-builder:
+        elements: [vm, debian-minimal, growroot]
+        release: bookworm
+        mirror: http://deb.debian.org/debian
+        security_mirror: http://deb.debian.org/debian-security
+        environment:
+          DIB_CLOUD_INIT_DATASOURCES: "ConfigDrive, OpenStack"
+        publish:
+          url: http://127.0.0.1:9/builds
+          listing: s3
+          signed: {signed}
+    glance:
+      min_disk: 3
+      min_ram: 512
+      properties:
+        os_distro: debian
+        os_version: "12"
+        os_purpose: generic
+        hw_disk_bus: virtio
+        image_original_user: debian
+        image_description: Debian 12 built with diskimage-builder
+        replace_frequency: monthly
+        provided_until: "2028-06-30"
+        uuid_validity: last-3
+"#
+        ),
+    )
+    .unwrap();
+    cat
+}
+
+fn build(dir: &Path, cat: &Path, fail: bool) -> assert_cmd::assert::Assert {
+    Command::cargo_bin("image-crawler")
+        .unwrap()
+        .current_dir(dir)
+        .args([
+            "--catalog",
+            cat.to_str().unwrap(),
+            "build",
+            "-v",
+            "--format",
+            "json",
+        ])
+        .arg("--engine")
+        .arg(fake_engine())
+        .args(["--output", "out"])
+        .env("FAKE_DIB_FAIL_AFTER_IMAGE", if fail { "1" } else { "0" })
+        .env_remove("IMAGE_CRAWLER_SIGNING_KEY")
+        .assert()
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|r| {
+            r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_build_writes_the_published_layout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cat = catalog(tmp.path(), false);
+    let out = build(tmp.path(), &cat, false).success();
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.get_output().stdout).expect("one JSON document");
+    let b = &report["builds"][0];
+    assert_eq!(b["image"], "debian-12-dib");
+    let version = b["version"].as_str().unwrap();
+    assert!(
+        regex::Regex::new(r"^\d{8}T\d{6}Z$")
+            .unwrap()
+            .is_match(version),
+        "{version}"
+    );
+    let out_dir = tmp.path().join("out");
+    assert_eq!(
+        entries(&out_dir),
+        ["debian-12-dib", "logs"],
+        "no temp dir left"
+    );
+    let art = out_dir.join("debian-12-dib").join(version);
+    assert_eq!(
+        entries(&art),
+        ["SHA256SUMS", "debian-12-dib.qcow2", "manifest.json"]
+    );
+    let image = std::fs::read(art.join("debian-12-dib.qcow2")).unwrap();
+    let sha = hex::encode(sha2::Sha256::digest(&image));
+    assert_eq!(
+        std::fs::read_to_string(art.join("SHA256SUMS")).unwrap(),
+        format!("{sha}  debian-12-dib.qcow2\n")
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(art.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["version"], version);
+    assert_eq!(m["sha256"], sha);
+    assert_eq!(m["size"], image.len());
+    assert_eq!(m["engine"]["name"], "diskimage-builder");
+    assert_eq!(m["engine"]["version"], "3.39.0");
+    assert_eq!(
+        m["elements"],
+        serde_json::json!(["vm", "debian-minimal", "growroot"])
+    );
+    assert_eq!(m["release"], "bookworm");
+    assert_eq!(m["architecture"], "x86_64");
+    // The catalog's mirrors apply to what the build is given.
+    assert_eq!(m["mirror"], "http://127.0.0.1:9/mirror/debian");
+    assert_eq!(
+        m["security_mirror"],
+        "http://127.0.0.1:9/mirror/debian-security"
+    );
+    assert_eq!(m["recipe_digest"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        m["packages"],
+        serde_json::json!([
+            {"name": "cloud-init", "version": "22.4.2-1+deb12u3", "architecture": "all"},
+            {"name": "systemd", "version": "252.38-1~deb12u1", "architecture": "amd64"},
+        ])
+    );
+    // The engine got the recipe (its log has both of its output streams).
+    let log =
+        std::fs::read_to_string(b["log"].as_str().map(|l| tmp.path().join(l)).unwrap()).unwrap();
+    for line in [
+        "element: vm",
+        "element: growroot",
+        "ARCH=amd64 DIB_RELEASE=bookworm",
+        "DIB_DISTRIBUTION_MIRROR=http://127.0.0.1:9/mirror/debian",
+        "DIB_DEBIAN_SECURITY_MIRROR=http://127.0.0.1:9/mirror/debian-security",
+        "progress on stderr",
+    ] {
+        assert!(log.contains(line), "{line} not in log:\n{log}");
+    }
+}
+
+#[test]
+fn a_build_failing_midway_leaves_no_artifact() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cat = catalog(tmp.path(), false);
+    let out = build(tmp.path(), &cat, true).code(3);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("error: cannot build `debian-12-dib`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("element finalise.d/99-broken failed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: "), "{stderr}");
+    let out_dir = tmp.path().join("out");
+    // Only the log: no artifact directory, no temporary directory with the partial image.
+    assert_eq!(entries(&out_dir), ["logs"]);
+    let logs = entries(&out_dir.join("logs"));
+    assert_eq!(logs.len(), 1);
+    assert!(logs[0].starts_with("debian-12-dib-") && logs[0].ends_with(".log"));
+}
+
+#[test]
+fn a_signed_recipe_without_a_key_is_not_built() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cat = catalog(tmp.path(), true);
+    let out = build(tmp.path(), &cat, false).code(3);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("no signing key"), "{stderr}");
+    assert!(entries(&tmp.path().join("out")).iter().all(|e| e == "logs"));
+}
+
+#[test]
+fn a_signing_key_signs_the_checksum_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("gnupg");
+    std::fs::create_dir_all(&home).unwrap();
+    let gpg = |args: &[&str]| {
+        let o = std::process::Command::new("gpg")
+            .arg("--batch")
+            .arg("--homedir")
+            .arg(&home)
+            .args(args)
+            .output()
+            .expect("gpg must be installed (tests/run.sh installs gnupg)");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+    gpg(&[
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        "Build Signer <build@example.org>",
+        "ed25519",
+        "sign",
+        "never",
+    ]);
+    let key = tmp.path().join("signing.asc");
+    std::fs::write(
+        &key,
+        gpg(&["--armor", "--export-secret-keys", "build@example.org"]),
+    )
+    .unwrap();
+    let cat = catalog(tmp.path(), true);
+    let out = Command::cargo_bin("image-crawler")
+        .unwrap()
+        .current_dir(tmp.path())
+        .args([
+            "--catalog",
+            cat.to_str().unwrap(),
+            "build",
+            "--format",
+            "json",
+        ])
+        .arg("--engine")
+        .arg(fake_engine())
+        .args(["--output", "out"])
+        .arg("--signing-key")
+        .arg(&key)
+        .assert()
+        .success();
+    let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(report["builds"][0]["signed"], true);
+    let art = tmp
+        .path()
+        .join("out/debian-12-dib")
+        .join(report["builds"][0]["version"].as_str().unwrap());
+    assert_eq!(
+        entries(&art),
+        [
+            "SHA256SUMS",
+            "SHA256SUMS.asc",
+            "debian-12-dib.qcow2",
+            "manifest.json"
+        ]
+    );
+    // The signature verifies against the public key, with gpgv as the referee.
+    let public = tmp.path().join("public.gpg");
+    std::fs::write(&public, gpg(&["--export", "build@example.org"])).unwrap();
+    let v = std::process::Command::new("gpgv")
+        .arg("--keyring")
+        .arg(&public)
+        .arg(art.join("SHA256SUMS.asc"))
+        .arg(art.join("SHA256SUMS"))
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+}
