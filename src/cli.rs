@@ -205,6 +205,14 @@ pub struct CloudArgs {
     /// The cloud in clouds.yaml (or `OS_CLOUD`); plain `OS_*` variables when neither is set.
     #[arg(long, value_name = "NAME", env = "OS_CLOUD", hide_env_values = true)]
     pub cloud: Option<String>,
+    /// The cloud's region (one of its `regions:`); the first one listed when absent.
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "OS_REGION_NAME",
+        hide_env_values = true
+    )]
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -76,9 +76,15 @@ fn build(
         .read_timeout(options.read_timeout)
         .redirect(redirects);
     if let Some(pem) = &options.ca_cert_pem {
-        let cert = reqwest::Certificate::from_pem(pem)
+        // A bundle (REQUESTS_CA_BUNDLE usually is one): every certificate counts.
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
             .map_err(|e| HttpError::setup(format!("invalid CA certificate: {e}")))?;
-        builder = builder.tls_certs_merge([cert]);
+        if certs.is_empty() {
+            return Err(HttpError::setup(
+                "the CA file holds no PEM certificate".to_owned(),
+            ));
+        }
+        builder = builder.tls_certs_merge(certs);
     }
     if options.insecure {
         builder = builder.tls_danger_accept_invalid_certs(true);

@@ -338,14 +338,17 @@ images:
 // ---------- Glance, seen by the test through the tool's own client ----------
 
 async fn glance() -> Glance {
-    use image_crawler::openstack::config::{ConfigFiles, resolve};
+    use image_crawler::openstack::config::{ConfigFiles, Environment, resolve};
     let path = clouds_yaml();
     let text = std::fs::read_to_string(&path).expect("read IMAGE_CRAWLER_TEST_CLOUDS");
-    let files = ConfigFiles {
-        clouds: Some((path, text)),
-        secure: None,
-    };
-    let config = resolve(&files, Some(CLOUD), &BTreeMap::new()).expect("the test cloud");
+    let files = ConfigFiles::from_texts(Some((&path, &text)), None).expect("the test clouds.yaml");
+    let config = resolve(
+        &files,
+        Some(CLOUD),
+        None,
+        &Environment::isolated(PathBuf::from(".")),
+    )
+    .expect("the test cloud");
     Glance::connect(config)
         .await
         .expect("connect to the test Glance")
@@ -971,4 +974,94 @@ async fn repeated_glance_direct_imports_always_hold_the_stable_name() {
 #[tokio::test(flavor = "multi_thread")]
 async fn repeated_web_download_imports_always_hold_the_stable_name() {
     repeated_imports("web-download", HashAlgorithm::Sha256, 10).await;
+}
+
+// ---------- issue 14: one catalog fans out to every region of a cloud ----------
+
+/// A target with `region: "*"` is planned once per region of clouds.yaml's `regions:`, and
+/// `--region` applies to one of them. The second "region" reaches the same Glance through
+/// its `values` (`image_endpoint_override`), so no second Glance is needed; the clouds file
+/// is `clouds.json`, read as JSON.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_fans_out_to_every_region_of_its_cloud() {
+    let g = glance().await;
+    let up = Upstream::start();
+    let p = Project::new("regions");
+    p.catalog(&Spec::default());
+    let catalog = p.path("catalog/test.yaml");
+    let text = std::fs::read_to_string(&catalog).unwrap().replacen(
+        "settings:\n  vendor: test\n",
+        "settings:\n  vendor: test\n  targets:\n    - cloud: gk-regions\n      region: \"*\"\n",
+        1,
+    );
+    std::fs::write(&catalog, text).unwrap();
+    // gk-admin, with two regions.
+    let clouds: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(clouds_yaml()).unwrap()).unwrap();
+    let mut entry = clouds["clouds"][CLOUD].clone();
+    entry["regions"] = serde_json::json!([
+        "RegionOne",
+        {"name": "Mirror", "values": {"image_endpoint_override": g.endpoint()}}
+    ]);
+    let file = p.path("clouds.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({"clouds": {"gk-regions": entry}}).to_string(),
+    )
+    .unwrap();
+    let bytes = random_bytes(1 << 15, 14);
+    let u = up.put("/regions.img", bytes.clone());
+    p.lock("1", "2026-11-01", &u, &bytes, &[HashAlgorithm::Sha256]);
+    let run = |args: &[&str]| {
+        let out = p
+            .cmd(args)
+            .env("OS_CLIENT_CONFIG_FILE", &file)
+            .output()
+            .unwrap();
+        eprintln!(
+            "$ {args:?} -> {:?}\n{}{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+
+    let out = run(&["--format", "json", "plan", "--all-targets"]);
+    assert_eq!(out.status.code(), Some(0));
+    let plans: Vec<Plan> = serde_json::from_slice(&out.stdout).expect("one plan per region");
+    let regions: Vec<_> = plans.iter().map(|p| p.region.as_deref()).collect();
+    assert_eq!(regions, [Some("RegionOne"), Some("Mirror")]);
+    for plan in &plans {
+        assert_eq!(plan.cloud, "gk-regions");
+        assert!(plan.changes.iter().any(|c| c.image_id == p.id), "{plan:?}");
+    }
+    assert_ne!(
+        plans[0].fingerprint, plans[1].fingerprint,
+        "the region is planned for"
+    );
+
+    // Apply in one region only (the one reached through the override).
+    let out = run(&["apply", "--all-targets", "--region", "Mirror", "--yes"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("gk-regions (region Mirror)"));
+    assert_eq!(images_of(&g, &p.id).await.len(), 1);
+    // The same Glance seen from RegionOne has nothing left to do.
+    let out = run(&["plan", "--cloud", "gk-regions", "--region", "RegionOne"]);
+    assert_eq!(out.status.code(), Some(0));
+    let human = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        human.contains("Cloud gk-regions, region RegionOne"),
+        "{human}"
+    );
+    assert!(human.contains("No changes"), "{human}");
+    // A region clouds.yaml does not list is refused, naming the ones it does.
+    let out = run(&["plan", "--cloud", "gk-regions", "--region", "Nowhere"]);
+    assert_eq!(out.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no target of the catalog is in region `Nowhere`"),
+        "{err}"
+    );
+    cleanup(&g, &p.id).await;
 }

@@ -205,6 +205,8 @@ pub struct Rotation {
 pub struct Target {
     /// The `clouds.yaml` name.
     pub cloud: String,
+    /// The region, `*` for every region of the cloud, `None` for its first.
+    pub region: Option<String>,
     /// The ids of the images this target gets (sorted).
     pub images: BTreeSet<String>,
     /// Per-target image settings, already applied in [`Target::image`].

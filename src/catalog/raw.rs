@@ -52,6 +52,10 @@ pub struct TargetEntry {
     /// The cloud's name in `clouds.yaml`.
     #[schemars(with = "String")]
     pub cloud: Spanned<String>,
+    /// The cloud's region (one of its `regions:` in clouds.yaml), or `"*"` for every region
+    /// clouds.yaml lists for it (plan/apply run once per region); the cloud's first region
+    /// (or `--region`) when absent.
+    pub region: Option<String>,
     /// Image ids (or globs such as `ubuntu-*`) this target gets; all enabled images when absent.
     pub images: Option<Vec<String>>,
     /// Image ids (or globs) this target does not get.

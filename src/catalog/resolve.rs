@@ -220,12 +220,15 @@ pub(super) fn resolve(dir: &Path, files: &[Parsed]) -> Result<Catalog, Vec<Diagn
         let mut seen = BTreeSet::new();
         for t in &s.targets {
             let (line, column) = (t.cloud.referenced.line(), t.cloud.referenced.column());
-            if !seen.insert(t.cloud.value.clone()) {
-                diags.push(ctx.at(
-                    line,
-                    column,
-                    format!("target `{}` is listed twice", t.cloud.value),
-                ));
+            if !seen.insert((t.cloud.value.clone(), t.region.clone())) {
+                let what = match &t.region {
+                    Some(r) => format!("target `{}` in region `{r}`", t.cloud.value),
+                    None => format!("target `{}`", t.cloud.value),
+                };
+                diags.push(
+                    ctx.at(line, column, format!("{what} is listed twice"))
+                        .with_hint("give each entry of the same cloud its own `region`"),
+                );
                 continue;
             }
             let mut selected = BTreeSet::new();
@@ -273,6 +276,7 @@ pub(super) fn resolve(dir: &Path, files: &[Parsed]) -> Result<Catalog, Vec<Diagn
             }
             targets.push(Target {
                 cloud: t.cloud.value.clone(),
+                region: t.region.clone(),
                 images: selected,
                 overrides,
             });

@@ -139,11 +139,15 @@ fn finished(printer: &Printer, cloud: String, outcome: &apply::Outcome, converge
 
 /// A saved plan is executed only if it is exactly what would be planned now.
 fn check_fresh(saved: &Plan, fresh: &Plan) -> anyhow::Result<()> {
-    if saved.cloud != fresh.cloud {
+    if saved.cloud != fresh.cloud || saved.region != fresh.region {
+        let of = |p: &Plan| match &p.region {
+            Some(r) => format!("{} (region {r})", p.cloud),
+            None => p.cloud.clone(),
+        };
         return Err(crate::error::refuse(
             ExitStatus::Refused,
-            format!("the plan is for cloud {}, not {}", saved.cloud, fresh.cloud),
-            "pass the --cloud the plan was made for",
+            format!("the plan is for cloud {}, not {}", of(saved), of(fresh)),
+            "pass the --cloud and --region the plan was made for",
         ));
     }
     if saved.fingerprint != fresh.fingerprint || saved.changes != fresh.changes {

@@ -28,7 +28,7 @@ pub async fn run(
         )
     })?;
     let cloud = args.cloud.cloud.as_deref();
-    let glance = openstack::connect(cloud)
+    let glance = openstack::connect(cloud, args.cloud.region.as_deref())
         .await
         .map_err(openstack::Error::into_anyhow)?;
     let scope = AuditScope {

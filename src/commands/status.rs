@@ -57,7 +57,7 @@ pub async fn run(
             })
             .collect();
 
-    let config = openstack::config::load(args.cloud.cloud.as_deref())
+    let config = openstack::config::load(args.cloud.cloud.as_deref(), args.cloud.region.as_deref())
         .map_err(|e| openstack::Error::from(e).into_anyhow())?;
     if config.insecure {
         printer.warn(&format!(

@@ -425,6 +425,7 @@ mod tests {
             auth,
             scope,
             region_name: None,
+            region: None,
             interface: Interface::Public,
             cacert: None,
             insecure: false,

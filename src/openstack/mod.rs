@@ -27,8 +27,9 @@ pub use image::GlanceImage;
 pub use keystone::Session;
 pub use secret::Secret;
 
-/// Resolves the cloud (`--cloud` / `OS_CLOUD`, else `OS_*`) and connects to its Glance.
-pub async fn connect(cloud: Option<&str>) -> Result<Glance, Error> {
-    let config = config::load(cloud)?;
+/// Resolves the cloud (`--cloud` / `OS_CLOUD`, else `OS_*`) in a region (`--region` /
+/// `OS_REGION_NAME`, else its first) and connects to its Glance.
+pub async fn connect(cloud: Option<&str>, region: Option<&str>) -> Result<Glance, Error> {
+    let config = config::load(cloud, region)?;
     Glance::connect(config).await
 }

@@ -13,6 +13,7 @@ pub const TAG: &str = "managed_by_test";
 
 pub fn ctx() -> PlanContext {
     PlanContext {
+        region: None,
         cloud: "test".into(),
         managed_tag: TAG.into(),
         now: "2026-11-25T12:00:00Z".parse().unwrap(),

@@ -157,6 +157,9 @@ pub struct Plan {
     pub format_version: u32,
     /// The `clouds.yaml` name.
     pub cloud: String,
+    /// The region planned for (absent when the cloud names none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// `sha256:<hex>` over the inputs (desired metadata, lockfiles, observed managed images);
     /// `apply --plan` refuses a plan whose fingerprint no longer matches.
     pub fingerprint: String,
@@ -240,6 +243,7 @@ mod tests {
         let mut p = Plan {
             format_version: PLAN_FORMAT_VERSION,
             cloud: "c".into(),
+            region: None,
             fingerprint: "f".into(),
             changes: vec![
                 change("b", Action::Rotate, "1"),
@@ -270,6 +274,7 @@ mod tests {
         let p = Plan {
             format_version: PLAN_FORMAT_VERSION,
             cloud: "c".into(),
+            region: None,
             fingerprint: "f".into(),
             changes: vec![change("a", Action::Keep, "1")],
         };

@@ -53,6 +53,8 @@ pub(crate) const FAILED_STATUSES: &[&str] =
 pub struct PlanContext {
     /// The `clouds.yaml` name.
     pub cloud: String,
+    /// The region (as resolved from clouds.yaml), when the cloud has one.
+    pub region: Option<String>,
     /// The `managed_by_<vendor>` tag.
     pub managed_tag: String,
     /// The planning time: `uuid_validity: YYYY-MM-DD` is compared with its UTC date, and
@@ -434,6 +436,7 @@ pub fn plan(
     let mut p = Plan {
         format_version: PLAN_FORMAT_VERSION,
         cloud: ctx.cloud.clone(),
+        region: ctx.region.clone(),
         fingerprint: fingerprint(catalog_images, locks, observed, ctx),
         changes,
     };
@@ -629,7 +632,12 @@ fn fingerprint(
             );
         }
     }
-    let bytes = serde_json::to_vec(&(&ctx.cloud, &inputs)).expect("plan inputs serialize");
+    // The region joins the hashed inputs only when there is one (older fingerprints stay).
+    let bytes = match &ctx.region {
+        None => serde_json::to_vec(&(&ctx.cloud, &inputs)),
+        Some(r) => serde_json::to_vec(&(&ctx.cloud, r, &inputs)),
+    }
+    .expect("plan inputs serialize");
     format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
 }
 

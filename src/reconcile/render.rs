@@ -9,9 +9,14 @@ use super::{Action, Change, FieldDiff, Plan, Summary};
 /// Renders a plan for people.
 pub fn human(plan: &Plan) -> String {
     let mut out = String::new();
+    let region = plan
+        .region
+        .as_ref()
+        .map(|r| format!(", region {r}"))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "Cloud {} (fingerprint {})",
+        "Cloud {}{region} (fingerprint {})",
         plan.cloud,
         short(&plan.fingerprint)
     );
@@ -174,6 +179,7 @@ Plan: 1 to import, 0 to update, 0 to rotate, 2 to delete.
         let p = Plan {
             format_version: 1,
             cloud: "c".into(),
+            region: None,
             fingerprint: "sha256:ff".into(),
             changes: vec![],
         };

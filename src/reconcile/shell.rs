@@ -66,35 +66,88 @@ pub fn load_inputs(global: &GlobalArgs) -> anyhow::Result<Inputs> {
     Ok(Inputs { catalog, locks })
 }
 
-/// One cloud and the catalog images it gets (with the target's overrides).
+/// One cloud (in one region) and the catalog images it gets (with the target's overrides).
 pub struct TargetImages<'a> {
     /// The `clouds.yaml` name; `None` = plain `OS_*` variables.
     pub cloud: Option<String>,
+    /// The region; `None` = the cloud's first (or only) one.
+    pub region: Option<String>,
     pub images: Vec<&'a Image>,
 }
 
 impl TargetImages<'_> {
-    pub fn label(&self) -> String {
+    /// The cloud, for plans: its `clouds.yaml` name.
+    pub fn cloud_label(&self) -> String {
         self.cloud
             .clone()
             .unwrap_or_else(|| "(OS_* environment)".into())
     }
+
+    /// The cloud and the region, for messages.
+    pub fn label(&self) -> String {
+        match &self.region {
+            Some(r) => format!("{} (region {r})", self.cloud_label()),
+            None => self.cloud_label(),
+        }
+    }
 }
 
-/// The targets selected by `--cloud` / `--all-targets`.
+/// The targets selected by `--cloud` / `--all-targets`, one per region: a target whose
+/// `region` is `*` fans out to every region clouds.yaml lists for the cloud. `--region` keeps
+/// the targets of that region (and gives it to those that name none).
 pub fn targets<'a>(
     catalog: &'a Catalog,
     args: &TargetArgs,
 ) -> anyhow::Result<Vec<TargetImages<'a>>> {
-    let of = |t: &'a catalog::Target| TargetImages {
-        cloud: Some(t.cloud.clone()),
-        images: t
+    targets_with(catalog, args, |cloud| {
+        crate::openstack::config::load_regions(cloud)
+            .map_err(|e| crate::openstack::Error::from(e).into_anyhow())
+    })
+}
+
+/// [`targets`] with the clouds.yaml look-up of a cloud's regions passed in.
+pub fn targets_with<'a>(
+    catalog: &'a Catalog,
+    args: &TargetArgs,
+    regions_of: impl Fn(&str) -> anyhow::Result<Vec<String>>,
+) -> anyhow::Result<Vec<TargetImages<'a>>> {
+    let asked = args.cloud.region.clone().filter(|r| !r.is_empty());
+    let expand = |t: &'a catalog::Target| -> anyhow::Result<Vec<TargetImages<'a>>> {
+        let images: Vec<&Image> = t
             .images
             .iter()
             .filter_map(|id| t.image(catalog, id))
             .filter(|i| i.enabled)
-            .collect(),
+            .collect();
+        let regions: Vec<Option<String>> = match t.region.as_deref() {
+            Some("*") => {
+                let all = regions_of(&t.cloud)?;
+                if all.is_empty() {
+                    return Err(crate::error::refuse(
+                        ExitStatus::Invalid,
+                        format!(
+                            "target `{}` has `region: \"*\"`, but clouds.yaml lists no `regions:` for it",
+                            t.cloud
+                        ),
+                        "list the regions under the cloud's `regions:` in clouds.yaml, or name one in the target",
+                    ));
+                }
+                all.into_iter().map(Some).collect()
+            }
+            Some(r) => vec![Some(r.to_owned())],
+            None => vec![asked.clone()],
+        };
+        Ok(regions
+            .into_iter()
+            .filter(|r| asked.is_none() || r == &asked)
+            .map(|region| TargetImages {
+                cloud: Some(t.cloud.clone()),
+                region,
+                images: images.clone(),
+            })
+            .collect())
     };
+    let mut out = Vec::new();
     if args.all_targets {
         if catalog.targets.is_empty() {
             return Err(crate::error::refuse(
@@ -103,18 +156,33 @@ pub fn targets<'a>(
                 "list the clouds under `settings.targets`, or pick one with --cloud",
             ));
         }
-        return Ok(catalog.targets.iter().map(of).collect());
-    }
-    let cloud = args.cloud.cloud.clone();
-    if let Some(name) = &cloud
-        && let Some(t) = catalog.targets.iter().find(|t| &t.cloud == name)
+        for t in &catalog.targets {
+            out.extend(expand(t)?);
+        }
+    } else if let Some(name) = &args.cloud.cloud
+        && catalog.targets.iter().any(|t| &t.cloud == name)
     {
-        return Ok(vec![of(t)]);
+        for t in catalog.targets.iter().filter(|t| &t.cloud == name) {
+            out.extend(expand(t)?);
+        }
+    } else {
+        return Ok(vec![TargetImages {
+            cloud: args.cloud.cloud.clone(),
+            region: asked,
+            images: catalog.enabled().collect(),
+        }]);
     }
-    Ok(vec![TargetImages {
-        cloud,
-        images: catalog.enabled().collect(),
-    }])
+    if out.is_empty() {
+        return Err(crate::error::refuse(
+            ExitStatus::Invalid,
+            format!(
+                "no target of the catalog is in region `{}`",
+                asked.unwrap_or_default()
+            ),
+            "check --region / OS_REGION_NAME against the `region` of `settings.targets`",
+        ));
+    }
+    Ok(out)
 }
 
 /// Limits every target to the images whose ids match one of `ids` (globs, as in `check`); all
@@ -166,7 +234,7 @@ pub fn missing_locks(
 
 /// Connects to the target's Glance.
 pub async fn connect(target: &TargetImages<'_>) -> anyhow::Result<Glance> {
-    crate::openstack::connect(target.cloud.as_deref())
+    crate::openstack::connect(target.cloud.as_deref(), target.region.as_deref())
         .await
         .map_err(crate::openstack::Error::into_anyhow)
         .with_context(|| format!("cannot connect to cloud {}", target.label()))
@@ -187,7 +255,8 @@ pub async fn observe_and_plan(
 ) -> anyhow::Result<Planned> {
     let observed = apply::observe(glance).await?;
     let ctx = PlanContext {
-        cloud: target.label(),
+        cloud: target.cloud_label(),
+        region: glance.session().config().region.clone(),
         managed_tag: inputs.catalog.managed_tag(),
         now: jiff::Timestamp::now(),
     };
@@ -280,6 +349,7 @@ images:
         TargetArgs {
             cloud: CloudArgs {
                 cloud: cloud.map(Into::into),
+                region: None,
             },
             all_targets: all,
         }
@@ -336,6 +406,78 @@ images:
         assert_eq!(
             summary(&other),
             [("lab".to_owned(), s(&[("a", "public"), ("b", "public")]))]
+        );
+    }
+
+    #[test]
+    fn targets_fan_out_per_region() {
+        let text = CATALOG.replace(
+            "    - cloud: production\n      exclude: [\"b\"]\n",
+            "    - cloud: production\n      region: East\n      exclude: [\"b\"]\n    - cloud: production\n      region: West\n    - cloud: lab\n      region: \"*\"\n",
+        );
+        let catalog =
+            catalog::load_from_strings(std::path::Path::new("catalog"), &[("t.yaml", &text)])
+                .unwrap_or_else(|d| panic!("{}", d[0].render()));
+        let regions = |cloud: &str| -> anyhow::Result<Vec<String>> {
+            assert_eq!(cloud, "lab");
+            Ok(vec!["L1".into(), "L2".into()])
+        };
+        let with = |cloud: Option<&str>, region: Option<&str>, all: bool| {
+            let mut a = args(cloud, all);
+            a.cloud.region = region.map(Into::into);
+            targets_with(&catalog, &a, regions).map(|ts| {
+                ts.iter()
+                    .map(|t| (t.label(), t.images.len()))
+                    .collect::<Vec<_>>()
+            })
+        };
+        let l = |v: &[(&str, usize)]| -> Vec<(String, usize)> {
+            v.iter().map(|(a, n)| ((*a).to_owned(), *n)).collect()
+        };
+        assert_eq!(
+            with(None, None, true).unwrap(),
+            l(&[
+                ("staging", 2),
+                ("production (region East)", 1),
+                ("production (region West)", 2),
+                ("lab (region L1)", 2),
+                ("lab (region L2)", 2)
+            ])
+        );
+        // --region keeps the targets of that region and gives it to those naming none.
+        assert_eq!(
+            with(None, Some("L2"), true).unwrap(),
+            l(&[("staging (region L2)", 2), ("lab (region L2)", 2)])
+        );
+        assert_eq!(
+            with(Some("production"), None, false).unwrap(),
+            l(&[
+                ("production (region East)", 1),
+                ("production (region West)", 2)
+            ])
+        );
+        assert_eq!(
+            with(Some("production"), Some("West"), false).unwrap(),
+            l(&[("production (region West)", 2)])
+        );
+        let e = with(Some("production"), Some("North"), false).unwrap_err();
+        assert!(e.to_string().contains("region `North`"), "{e}");
+    }
+
+    #[test]
+    fn a_cloud_twice_in_one_region_is_refused() {
+        let text = CATALOG.replace(
+            "    - cloud: production\n      exclude: [\"b\"]\n",
+            "    - cloud: production\n      region: East\n    - cloud: production\n      region: East\n",
+        );
+        let d = catalog::load_from_strings(std::path::Path::new("catalog"), &[("t.yaml", &text)])
+            .unwrap_err();
+        assert!(
+            d.iter().any(|d| d
+                .render()
+                .contains("target `production` in region `East` is listed twice")),
+            "{}",
+            d[0].render()
         );
     }
 }

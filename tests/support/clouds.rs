@@ -2,10 +2,9 @@
 //! `IMAGE_CRAWLER_TEST_CLOUDS` (a clouds.yaml written by `tests/openstack/glance-keystone.sh`).
 //! Without it the tests FAIL with these instructions: they are never skipped silently.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use image_crawler::openstack::config::{self, CloudConfig, ConfigFiles};
+use image_crawler::openstack::config::{self, CloudConfig, ConfigFiles, Environment};
 
 pub const HOW: &str = "IMAGE_CRAWLER_TEST_CLOUDS is not set. Start Keystone + Glance and point the tests at them:\n  \
     tests/openstack/glance-keystone.sh start tests/.cache/openstack\n  \
@@ -22,9 +21,13 @@ pub fn cloud(name: &str) -> CloudConfig {
     let path = clouds_file();
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}\n{HOW}", path.display()));
-    let files = ConfigFiles {
-        clouds: Some((path, text)),
-        secure: None,
-    };
-    config::resolve(&files, Some(name), &BTreeMap::new()).unwrap_or_else(|e| panic!("{e}"))
+    let files =
+        ConfigFiles::from_texts(Some((&path, &text)), None).unwrap_or_else(|e| panic!("{e}"));
+    config::resolve(
+        &files,
+        Some(name),
+        None,
+        &Environment::isolated(PathBuf::from(".")),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
 }
