@@ -11,7 +11,9 @@
 //!   an apply, and blocking it would stop drift repairs too (`audit` reports recency).
 //!   scs-0104: every planned image whose name is a standard image's (exact name or name
 //!   scheme) must have an `image_source` with one of its prefixes, under the v5.1/next and the
-//!   v4 lists; which images must exist is a property of the cloud, not of a plan: `audit`.
+//!   v4 lists; and every visible image the plan creates from a standard image's upstream for
+//!   its purpose (`generic`, CAPI: `k8snode`) must carry that image's name under one of those
+//!   lists (`scs-0104/name`). Which images must exist is a property of the cloud: `audit`.
 //! - Errors block with exit 5 (refused by a guard, like every other safety refusal) unless
 //!   `--allow-nonconforming`.
 
@@ -43,7 +45,16 @@ pub fn violations(planned: &[GlanceImage], now: jiff::Timestamp) -> Vec<String> 
         .iter()
         .filter(|i| scs::in_scope(i, &opts.scope))
         .collect();
-    for list in [StandardImageList::V5, StandardImageList::V4] {
+    let lists = [StandardImageList::V5, StandardImageList::V4];
+    // The name rule judges what this plan creates (ids `(new <catalog id>)`, see
+    // `planned_state`), visible ones: an existing image's name is the operator's business.
+    findings.extend(
+        scope
+            .iter()
+            .filter(|i| i.id.starts_with(crate::reconcile::plan::NEW_ID_PREFIX) && !i.hidden)
+            .filter_map(|i| scs::standard::check_name(i, &lists)),
+    );
+    for list in lists {
         findings.extend(
             scs::standard::check(&scope, list, opts.scope.each_duplicate)
                 .into_iter()
@@ -163,6 +174,64 @@ mod tests {
         let v = violations(&state, ctx().now);
         assert_eq!(v.len(), 1, "{v:#?}");
         assert!(v[0].contains("openstack-k8s-capi-images"), "{}", v[0]);
+    }
+
+    #[test]
+    fn a_standard_upstream_under_a_nonstandard_name_is_refused() {
+        // The generic image from the Ubuntu 24.04 upstream, named so that scs-0104-image-ubuntu-2404
+        // would not find it.
+        let mut img = conforming_image();
+        img.name = "Ubuntu 24.04 LTS".into();
+        img.glance
+            .properties
+            .insert("os_purpose".into(), "generic".into());
+        let l = lock("ubuntu-24.04", "1", "2026-11-01");
+        let locks = std::collections::BTreeMap::from([(l.id.clone(), l)]);
+        let p = plan(&[&img], &locks, &[], &ctx());
+        let state = planned_state(&p, &[&img], &locks, &[], &ctx());
+        let v = violations(&state, ctx().now);
+        assert_eq!(v.len(), 1, "{v:#?}");
+        assert!(
+            v[0].contains("scs-0104/name") && v[0].contains("`Ubuntu 24.04`"),
+            "{}",
+            v[0]
+        );
+        // A minimal or custom image from the same upstream is not the standard image.
+        img.glance
+            .properties
+            .insert("os_purpose".into(), "custom".into());
+        let p = plan(&[&img], &locks, &[], &ctx());
+        let state = planned_state(&p, &[&img], &locks, &[], &ctx());
+        assert_eq!(violations(&state, ctx().now), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_capi_image_must_follow_a_capi_name_scheme() {
+        let mut img = conforming_image();
+        img.glance
+            .properties
+            .insert("os_purpose".into(), "k8snode".into());
+        let mut l = lock("ubuntu-24.04", "1", "2026-11-01");
+        l.build.url = "https://nbg1.your-objectstorage.com/osism/openstack-k8s-capi-images/ubuntu-2404-kube-v1.35/ubuntu-2404-kube-v1.35.3.qcow2".into();
+        let locks = std::collections::BTreeMap::from([(l.id.clone(), l)]);
+        let judge = |name: &str| {
+            let mut img = img.clone();
+            img.name = name.into();
+            let p = plan(&[&img], &locks, &[], &ctx());
+            violations(&planned_state(&p, &[&img], &locks, &[], &ctx()), ctx().now)
+        };
+        // Both schemes of the targeted versions pass (capi-2: v5.1/next, capi-1: v4 and v5.1).
+        assert_eq!(judge("ubuntu-capi-image-v1.35"), Vec::<String>::new());
+        assert_eq!(judge("ubuntu-capi-image v1.35"), Vec::<String>::new());
+        for bad in [
+            "ubuntu-capi-image-1.35",
+            "ubuntu-capi-image_v1.35",
+            "capi v1.35",
+        ] {
+            let v = judge(bad);
+            assert_eq!(v.len(), 1, "{bad}: {v:#?}");
+            assert!(v[0].contains("scs-0104/name"), "{}", v[0]);
+        }
     }
 
     #[test]

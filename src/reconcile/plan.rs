@@ -641,6 +641,9 @@ fn fingerprint(
     format!("sha256:{}", hex::encode(Sha256::digest(&bytes)))
 }
 
+/// How [`planned_state`] names the ids of the images the plan creates: `(new <catalog id>)`.
+pub const NEW_ID_PREFIX: &str = "(new ";
+
 /// The state Glance will be in after the plan (for the scs-0102 check before anything runs).
 pub fn planned_state(
     plan: &Plan,
@@ -659,7 +662,7 @@ pub fn planned_state(
                 let image = catalog_images.iter().find(|i| i.id == c.image_id);
                 if let (Some(image), Some(lock)) = (image, locks.get(&c.image_id)) {
                     let want = desired(image, lock, &ctx.managed_tag);
-                    let mut new = want.to_image(&format!("(new {})", c.image_id));
+                    let mut new = want.to_image(&format!("{NEW_ID_PREFIX}{})", c.image_id));
                     new.size = lock.build.size;
                     new.created_at = ctx.now.to_string();
                     new.updated_at = new.created_at.clone();

@@ -56,6 +56,9 @@ pub enum Rule {
     MissingImage,
     /// A standard image's `image_source` does not start with an allowed prefix.
     ImageSourcePrefix,
+    /// `plan` only: an image it creates from a standard image's upstream, for its purpose, is
+    /// not named as that standard image must be (so the official tests would not find it).
+    StandardName,
     /// The distribution release is past its end of life.
     Eol,
     /// The distribution release reaches its end of life soon.
@@ -76,6 +79,7 @@ impl Rule {
             Rule::OsPurposeUnique => "scs-0102-v2/os-purpose-unique",
             Rule::MissingImage => "scs-0104/missing-image",
             Rule::ImageSourcePrefix => "scs-0104/image-source-prefix",
+            Rule::StandardName => "scs-0104/name",
             Rule::Eol => "lifecycle/eol",
             Rule::EolSoon => "lifecycle/eol-soon",
         }

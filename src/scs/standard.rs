@@ -230,6 +230,55 @@ pub fn check(
     out
 }
 
+/// The scs-0104 name rule for an image about to be created: when it comes from the upstream
+/// of a standard image (its `image_source` starts with one of the entry's prefixes) and serves
+/// that image's purpose (`generic` for the distribution images, `k8snode` for the CAPI ones),
+/// its name must be the entry's (exact name, or a match of its name scheme) under at least one
+/// of `lists`; otherwise the official `scs-0104-image-*` tests would not count it.
+pub fn check_name(img: &GlanceImage, lists: &[StandardImageList]) -> Option<Finding> {
+    let source = img.properties.get("image_source")?;
+    let purpose = img.properties.get("os_purpose").map_or("", String::as_str);
+    let entries: Vec<&StandardImage> = lists
+        .iter()
+        .flat_map(|l| l.entries())
+        .filter(|e| e.sources.iter().any(|p| source.starts_with(p)))
+        .filter(|e| {
+            let wanted = if e.name_scheme.is_some() {
+                "k8snode"
+            } else {
+                "generic"
+            };
+            purpose == wanted
+        })
+        .collect();
+    if entries.is_empty() || entries.iter().any(|e| e.matches(&img.name)) {
+        return None;
+    }
+    let mut names: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            e.name_scheme
+                .map_or_else(|| format!("`{}`", e.name), |s| format!("matching `{s}`"))
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    Some(Finding::new(
+        img,
+        Rule::StandardName,
+        Severity::Error,
+        format!(
+            "comes from the upstream of the scs-0104 standard image {} (os_purpose {purpose}) but is named `{}`, so the official scs-0104 tests would not find it",
+            names.join(" or "),
+            img.name
+        ),
+        format!(
+            "name the catalog entry {} (or give it another os_purpose if it is not meant as the standard image)",
+            names.join(" or ")
+        ),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::testutil::{image, rules, set};
