@@ -634,3 +634,146 @@ fn static_url_follows_the_lockfile_rules() {
     );
     assert_eq!(code, 0, "{err}");
 }
+
+/// Library phrases that must never reach the user (they name the YAML/TOML readers' API).
+const INTERNAL: &[&str] = &[
+    "from_str_multiple",
+    "DuplicateKeyPolicy",
+    "Options",
+    "budget breached",
+    "Nodes {",
+    "Depth {",
+    "invalid u32",
+    "invalid u64",
+    "expected u32",
+    "expected u64",
+    "expected i64",
+    "saphyr",
+    "toml::",
+];
+
+/// Every `error:` has a `hint:` before the next diagnostic starts.
+fn errors_without_hint(stderr: &str) -> Vec<String> {
+    let mut missing = Vec::new();
+    let mut current: Option<&str> = None;
+    for line in stderr.lines() {
+        if line.starts_with("error:") || line.starts_with("warning:") {
+            if let Some(e) = current.take() {
+                missing.push(e.to_owned());
+            }
+            if line.starts_with("error:") && !line.contains("problems found") {
+                current = Some(line);
+            }
+        } else if line.trim_start().starts_with("= hint:") {
+            current = None;
+        }
+    }
+    missing.extend(current.map(str::to_owned));
+    missing
+}
+
+const GATE_CATALOG: &str = r#"settings:
+  vendor: test
+images:
+  - id: gate-os
+    name: "Gate OS 1"
+    signature: {policy: off}
+    source:
+      static:
+        url: "https://images.example.org/gate/gate-os-1.img"
+        checksum: "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+        version: "1"
+        build_date: "2026-01-01"
+    glance:
+      disk_format: raw
+      container_format: bare
+      min_disk: 1
+      min_ram: 128
+      visibility: public
+      properties: {os_distro: gateos, os_version: "1", os_purpose: generic, hw_disk_bus: virtio, replace_frequency: monthly, provided_until: none, uuid_validity: none, image_original_user: none, image_description: x}
+"#;
+
+const GATE_LOCK: &str = "format_version = 1\nid = \"gate-os\"\nsource_digest = \"sha256:00\"\n\n[build]\nversion = \"1\"\nbuild_date = \"2026-01-01\"\nurl = \"https://images.example.org/gate/gate-os-1.img\"\nmetadata_url = \"https://images.example.org/gate/SHA256SUMS\"\nsize = 10\n\n[build.checksums]\nsha256 = \"1111111111111111111111111111111111111111111111111111111111111111\"\n\n[build.signature]\nstatus = \"off\"\n";
+
+#[test]
+fn broken_files_are_explained_in_their_own_terms_with_a_hint() {
+    let nested = format!("images: {}{}\n", "[".repeat(80), "]".repeat(80));
+    let catalogs: Vec<(&str, String)> = vec![
+        (
+            "duplicate key",
+            GATE_CATALOG.replace(
+                "    name: \"Gate OS 1\"\n",
+                "    name: \"Gate OS 1\"\n    name: again\n",
+            ),
+        ),
+        ("two documents", format!("{GATE_CATALOG}---\nimages: []\n")),
+        ("nesting bomb", nested),
+        (
+            "negative u32",
+            GATE_CATALOG.replace("min_disk: 1", "min_disk: -5"),
+        ),
+        (
+            "huge u32",
+            GATE_CATALOG.replace("min_disk: 1", "min_disk: 99999999999"),
+        ),
+        (
+            "yes boolean",
+            GATE_CATALOG.replace("policy: off}", "policy: off}\n    enabled: yes"),
+        ),
+        (
+            "unknown key",
+            GATE_CATALOG.replace("min_ram: 128", "min_rma: 128"),
+        ),
+        (
+            "tab",
+            GATE_CATALOG.replace("    name: \"Gate", "\tname: \"Gate"),
+        ),
+    ];
+    for (case, catalog) in &catalogs {
+        let (code, _, err) = run(&[("gate.yaml", catalog)], &[]);
+        assert_eq!(code, 4, "{case}: {err}");
+        for phrase in INTERNAL {
+            assert!(!err.contains(phrase), "{case}: leaks `{phrase}`: {err}");
+        }
+        assert_eq!(
+            errors_without_hint(&err),
+            Vec::<String>::new(),
+            "{case}: {err}"
+        );
+    }
+    let locks: Vec<(&str, String)> = vec![
+        ("negative size", GATE_LOCK.replace("size = 10", "size = -5")),
+        (
+            "huge format",
+            GATE_LOCK.replace(
+                "format_version = 1",
+                "format_version = 99999999999999999999",
+            ),
+        ),
+        (
+            "negative format",
+            GATE_LOCK.replace("format_version = 1", "format_version = -1"),
+        ),
+        (
+            "duplicate key",
+            GATE_LOCK.replace("id = \"gate-os\"\n", "id = \"gate-os\"\nid = \"gate-os\"\n"),
+        ),
+        (
+            "string format",
+            GATE_LOCK.replace("format_version = 1", "format_version = \"one\""),
+        ),
+        ("not toml", "format_version = = 1\n".to_owned()),
+    ];
+    for (case, lock) in &locks {
+        let (code, _, err) = run(&[("gate.yaml", GATE_CATALOG)], &[("gate-os.toml", lock)]);
+        assert_eq!(code, 4, "{case}: {err}");
+        for phrase in INTERNAL {
+            assert!(!err.contains(phrase), "{case}: leaks `{phrase}`: {err}");
+        }
+        assert_eq!(
+            errors_without_hint(&err),
+            Vec::<String>::new(),
+            "{case}: {err}"
+        );
+    }
+}

@@ -58,6 +58,9 @@ pub fn explain(
     column: u64,
 ) -> (String, Option<String>, usize) {
     let width = token_width(text, line, column);
+    if let Some((message, hint)) = in_file_terms(message) {
+        return (message, Some(hint), width);
+    }
     let message = &quote_expected(message);
     let words = backticked(message);
     let lower = message.to_lowercase();
@@ -94,9 +97,68 @@ pub fn explain(
     } else if lower.contains("tab") {
         Some("indent with spaces, not tabs".to_owned())
     } else {
-        None
+        Some("check this value against docs/catalog.md (editors check it with schema/catalog.schema.json)".to_owned())
     };
     (message.to_owned(), hint, width)
+}
+
+/// The YAML reader's messages that name its own API (`from_str_multiple`, `Options`,
+/// `budget breached: Nodes { … }`, a bare `invalid u32`), said in the file's terms, each
+/// with a hint. `None` for messages that already are.
+pub fn in_file_terms(message: &str) -> Option<(String, String)> {
+    if let Some(rest) = message.strip_prefix("duplicate mapping key: ") {
+        let key = rest
+            .split(", set DuplicateKeyPolicy")
+            .next()
+            .unwrap_or(rest)
+            .trim();
+        return Some((
+            format!("duplicate key `{key}`: it appears more than once in this mapping"),
+            "each key may appear only once in a mapping; remove or merge the repeated one".into(),
+        ));
+    }
+    if message.starts_with("multiple YAML documents detected") {
+        return Some((
+            "more than one YAML document in one file (a `---` line starts a second one)".into(),
+            "a catalog file is one document: remove the `---` line, or move what follows it to a file of its own".into(),
+        ));
+    }
+    if let Some(breach) = message.strip_prefix("budget breached: ") {
+        let what = match breach.split([' ', '{', '(']).next().unwrap_or("") {
+            "Depth" => "nests deeper than the reader allows (64 levels)",
+            "Nodes" => "has more YAML nodes than the reader allows (250,000)",
+            "Aliases" | "Anchors" | "AliasExpansion" => {
+                "uses more anchors or aliases (`&name`, `*name`) than the reader allows"
+            }
+            _ => "is larger or more deeply nested than the reader allows",
+        };
+        return Some((
+            format!("the file {what}"),
+            "catalog files are small and flat: write entries out instead of nesting or repeating them through aliases".into(),
+        ));
+    }
+    let number = message.trim();
+    if let Some(kind) = number.strip_prefix("invalid ")
+        && let Some(range) = integer_range(kind)
+    {
+        return Some((
+            format!("not a whole number in the range {range}"),
+            "write a plain whole number without quotes, sign or unit, e.g. `min_disk: 8`".into(),
+        ));
+    }
+    None
+}
+
+fn integer_range(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "u8" => "0 to 255",
+        "u16" => "0 to 65535",
+        "u32" => "0 to 4294967295",
+        "u64" | "usize" => "0 to 18446744073709551615",
+        "i32" => "-2147483648 to 2147483647",
+        "i64" | "isize" => "-9223372036854775808 to 9223372036854775807",
+        _ => return None,
+    })
 }
 
 /// The length of the identifier-like token at `line:column` (for the underline).

@@ -97,7 +97,7 @@ pub fn from_toml(text: &str) -> Result<LockedImage, FormatError> {
             None => (None, None),
         };
         FormatError::Syntax {
-            message: e.message().to_owned(),
+            message: in_file_terms(e.message()),
             line,
             column,
         }
@@ -108,6 +108,26 @@ pub fn from_toml(text: &str) -> Result<LockedImage, FormatError> {
         });
     }
     Ok(lock)
+}
+
+/// The TOML reader names Rust types (`expected u64`, `invalid u32`): said in the file's
+/// terms instead.
+fn in_file_terms(message: &str) -> String {
+    let mut out = message.trim().to_owned();
+    for (rust, words) in [
+        ("usize", "a whole number, 0 or more"),
+        ("u64", "a whole number, 0 or more"),
+        ("u32", "a whole number from 0 to 4294967295"),
+        ("u16", "a whole number from 0 to 65535"),
+        ("u8", "a whole number from 0 to 255"),
+        ("i64", "a whole number"),
+        ("i32", "a whole number"),
+    ] {
+        out = out
+            .replace(&format!("expected {rust}"), &format!("expected {words}"))
+            .replace(&format!("invalid {rust}"), &format!("not {words}"));
+    }
+    out
 }
 
 #[cfg(test)]
