@@ -534,3 +534,232 @@ async fn a_redirect_loop_is_reported_as_one() {
     assert!(all.contains("redirected without end"), "{all}");
     assert!(!all.contains("could not connect"), "{all}");
 }
+
+// ---------- Alpine: the `.asc` over the image, checked on transfer ----------
+
+/// Runs the real `gpg` in its own home (tests/run.sh installs gnupg; missing, this FAILS).
+fn gpg(home: &std::path::Path, args: &[&str]) {
+    let out = Command::new("gpg")
+        .env("GNUPGHOME", home)
+        .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+        .args(args)
+        .output()
+        .expect("gpg must be installed (tests/run.sh installs gnupg)");
+    assert!(
+        out.status.success(),
+        "gpg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An Alpine-like tree: releases.json and two cloud directories. 3.24 has a good `.asc`
+/// over its image; 3.23's `.asc` was made over other bytes. Returns the key fingerprint.
+fn alpine_tree(root: &std::path::Path, key_out: &std::path::Path) -> String {
+    let home = root.join("gnupg");
+    std::fs::create_dir_all(&home).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    gpg(
+        &home,
+        &[
+            "--quick-gen-key",
+            "Test Alpine <alpine@example.org>",
+            "ed25519",
+            "sign",
+            "0",
+        ],
+    );
+    let out = Command::new("gpg")
+        .env("GNUPGHOME", &home)
+        .args(["--with-colons", "--list-keys"])
+        .output()
+        .unwrap();
+    let fpr = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("fpr:"))
+        .unwrap()
+        .split(':')
+        .nth(9)
+        .unwrap()
+        .to_owned();
+    gpg(
+        &home,
+        &["--armor", "--export", "-o", key_out.to_str().unwrap()],
+    );
+    let www = root.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::copy(
+        support::fixtures().join("upstream/alpine/releases.json"),
+        www.join("releases.json"),
+    )
+    .unwrap();
+    for (branch, name, seed, good) in [
+        ("v3.24", "alpine-3.24.1-x86_64-cloudinit-r1.qcow2", 21, true),
+        (
+            "v3.23",
+            "nocloud_alpine-3.23.4-x86_64-uefi-cloudinit-r0.qcow2",
+            22,
+            false,
+        ),
+    ] {
+        let dir = www.join(format!("alpine/{branch}/releases/cloud"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bytes = random_bytes(200_000 + seed as usize, seed);
+        let image = dir.join(name);
+        std::fs::write(&image, &bytes).unwrap();
+        std::fs::write(
+            dir.join(format!("{name}.sha512")),
+            format!("{}\n", hex::encode(sha2::Sha512::digest(&bytes))),
+        )
+        .unwrap();
+        let signed = if good {
+            image.clone()
+        } else {
+            let other = root.join("other-bytes");
+            std::fs::write(&other, random_bytes(1000, 99)).unwrap();
+            other
+        };
+        let asc = dir.join(format!("{name}.asc"));
+        gpg(
+            &home,
+            &[
+                "--armor",
+                "--detach-sign",
+                "-o",
+                asc.to_str().unwrap(),
+                signed.to_str().unwrap(),
+            ],
+        );
+    }
+    fpr
+}
+
+fn alpine_entry(id: &str, release: &str, signature: &str) -> String {
+    format!(
+        r#"  - id: {id}
+    name: "Alpine {id}"
+    architecture: x86_64
+    source:
+      alpine:
+        release: "{release}"
+    signature:
+{signature}    glance:
+      # Random bytes are not qcow2; Glance's format inspection would refuse that.
+      disk_format: raw
+      min_disk: 1
+      min_ram: 128
+      visibility: private
+      properties:
+        os_distro: alpine
+        os_version: "{id}"
+        os_purpose: minimal
+        hw_disk_bus: virtio
+        replace_frequency: monthly
+        provided_until: none
+        uuid_validity: last-2
+        image_original_user: alpine
+        image_description: "https://example.org/notes"
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alpine_asc_is_verified_on_the_stream_before_promotion() {
+    let g = glance().await;
+    let p = Project::new("alpine");
+    std::fs::create_dir_all(p.dir.path().join("catalog/keys")).unwrap();
+    let fpr = alpine_tree(p.dir.path(), &p.dir.path().join("catalog/keys/test.asc"));
+    let server = support::FixtureServer::start(p.dir.path().join("www"));
+    let good = format!("{}-good", p.id);
+    let bad = format!("{}-bad", p.id);
+    let required = "      policy: required\n      keys: [keys/test.asc]\n";
+    let settings = format!(
+        "settings:\n  vendor: test\n  mirrors:\n    \"https://alpinelinux.org/\": \"{u}/\"\n    \"https://dl-cdn.alpinelinux.org/alpine/\": \"{u}/alpine/\"\nimages:\n",
+        u = server.url()
+    );
+    let catalog = p.dir.path().join("catalog/test.yaml");
+    std::fs::write(
+        &catalog,
+        format!(
+            "{settings}{}{}",
+            alpine_entry(&good, "3.24", required),
+            alpine_entry(&bad, "3.23", required)
+        ),
+    )
+    .unwrap();
+
+    // check: published, not verifiable without the image: recorded as such.
+    let out = p.run(&["check", "--no-cache"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let lock = std::fs::read_to_string(p.dir.path().join(format!("state/{good}.toml"))).unwrap();
+    assert!(lock.contains(r#"status = "checked-on-transfer""#), "{lock}");
+    assert!(
+        lock.contains(
+            "https://dl-cdn.alpinelinux.org/alpine/v3.24/releases/cloud/alpine-3.24.1-x86_64-cloudinit-r1.qcow2.asc"
+        ),
+        "{lock}"
+    );
+
+    // apply: the good signature promotes, the bad one fails its image only.
+    let out = p.run(&["apply", "--cloud", CLOUD, "--yes"], &[]);
+    assert_eq!(out.status.code(), Some(3), "one of two images failed");
+    let all = text(&out);
+    assert!(
+        all.contains(&format!("signature verified with {fpr}")),
+        "{all}"
+    );
+    assert!(all.contains("BAD signature"), "{all}");
+    assert!(
+        all.contains("nocloud_alpine-3.23.4-x86_64-uefi-cloudinit-r0.qcow2.asc"),
+        "names the signature: {all}"
+    );
+    let imgs = images_of(&g, &good).await;
+    assert_eq!(imgs.len(), 1);
+    assert_eq!(imgs[0].status, "active");
+    assert_eq!(imgs[0].name, format!("Alpine {good}"));
+    assert!(
+        images_of(&g, &bad).await.is_empty(),
+        "the image with a bad signature was deleted"
+    );
+    cleanup(&g, &good).await;
+
+    // web-download: Glance fetches, the tool re-reads to check the signature on its bytes.
+    std::fs::remove_file(p.dir.path().join(format!("state/{bad}.toml"))).unwrap();
+    std::fs::write(
+        &catalog,
+        format!(
+            "{settings}{}    transfer: web-download\n",
+            alpine_entry(&good, "3.24", required)
+        ),
+    )
+    .unwrap();
+    let out = p.run(&["apply", "--cloud", CLOUD, "--yes", &good], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let all = text(&out);
+    assert!(all.contains("(upstream re-read)"), "{all}");
+    assert!(
+        all.contains(&format!("signature verified with {fpr}")),
+        "{all}"
+    );
+    assert_eq!(images_of(&g, &good).await.len(), 1);
+    cleanup(&g, &good).await;
+
+    // No key configured: `if-published` fails the entry at check, naming the `.asc`.
+    std::fs::write(
+        &catalog,
+        format!(
+            "{settings}{}",
+            alpine_entry(&good, "3.24", "      policy: if-published\n")
+        ),
+    )
+    .unwrap();
+    let out = p.run(&["check", "--no-cache", &good], &[]);
+    assert_eq!(out.status.code(), Some(3));
+    let all = text(&out);
+    assert!(all.contains("configures no keys"), "{all}");
+    assert!(all.contains("qcow2.asc"), "{all}");
+}

@@ -156,6 +156,10 @@ pub enum SignatureState {
     Verified,
     /// The distributor publishes no signature for this file.
     NotPublished,
+    /// A detached signature over the image bytes is published (`url`), which `check` cannot
+    /// verify without downloading the image: `apply` verifies it on transfer, in the same pass
+    /// as the hashes, before the image is promoted (Alpine's `<image>.asc`).
+    CheckedOnTransfer,
     /// Verification is turned off in the catalog.
     Off,
 }
@@ -165,6 +169,7 @@ impl SignatureState {
         match self {
             SignatureState::Verified => "verified",
             SignatureState::NotPublished => "not published",
+            SignatureState::CheckedOnTransfer => "published, checked on transfer",
             SignatureState::Off => "off",
         }
     }

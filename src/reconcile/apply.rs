@@ -35,16 +35,17 @@ use serde::Serialize;
 
 use super::download;
 use super::plan::{Desired, apply_diffs, desired};
-use super::transfer::{self, GLANCE_DEFAULT_HASH, GlanceCheck, Pipeline};
+use super::transfer::{self, GLANCE_DEFAULT_HASH, GlanceCheck, Pipeline, SignatureConsumer};
 use super::{Action, Change, Plan, tmp_name};
 use crate::catalog::{ID_PROPERTY, Image, Transfer};
-use crate::lock::{HashAlgorithm, LockedImage};
+use crate::lock::{HashAlgorithm, LockedImage, SignatureState};
 use crate::openstack::glance::{patch_ops, tag_changes};
 use crate::openstack::{
     Error as OsError, ExpectedHash, Glance, GlanceImage, Hidden, ImportMethod, ListFilter,
     NewImage, WaitPolicy,
 };
 use crate::upstream::fetch::Fetcher;
+use crate::upstream::signature::StreamCheck;
 
 /// One event of an apply (JSON lines with `--format json`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -413,6 +414,7 @@ impl Executor<'_> {
             &self.fetcher.effective_url(&lock.build.url),
             |k| std::env::var(k).ok(),
         )?;
+        let signature = self.signature_check(image, lock).await?;
         let started = Instant::now();
         let new = NewImage {
             name: tmp_name(id, &lock.build.version),
@@ -433,7 +435,10 @@ impl Executor<'_> {
             .map_err(OsError::into_anyhow)
             .context("cannot create the image record")?;
         let gid = created.id.clone();
-        let verified = match self.fill_and_verify(image, lock, &gid, auth.as_ref()).await {
+        let verified = match self
+            .fill_and_verify(image, lock, &gid, auth.as_ref(), signature)
+            .await
+        {
             Ok(v) => v,
             Err(e) => {
                 let cleanup = self.delete_if_exists(&gid).await;
@@ -515,11 +520,13 @@ impl Executor<'_> {
         lock: &LockedImage,
         gid: &str,
         auth: Option<&download::Auth>,
+        signature: Option<SignatureConsumer>,
     ) -> anyhow::Result<Verified> {
         let url = self.fetcher.effective_url(&lock.build.url);
         match image.transfer {
             Transfer::Stream | Transfer::GlanceDirect => {
-                let pass = Pipeline::for_build(&lock.build, Some(GLANCE_DEFAULT_HASH));
+                let pass =
+                    Pipeline::for_build_with(&lock.build, Some(GLANCE_DEFAULT_HASH), signature);
                 let body = self.upstream_stream(&url, lock, &pass, auth).await?;
                 if image.transfer == Transfer::Stream {
                     self.glance
@@ -564,7 +571,7 @@ impl Executor<'_> {
                     img.os_hash_value.as_deref(),
                 )?;
                 Ok(Verified {
-                    summary: summary(lock, &glance),
+                    summary: with_checks(summary(lock, &glance), &digests),
                     bytes: digests.bytes,
                     image: img,
                 })
@@ -585,16 +592,17 @@ impl Executor<'_> {
                         .await
                         .map_err(OsError::into_anyhow)
                 };
-                let Some(lock_sum) = sha512 else {
+                // A signature over the image can only be checked on bytes this tool reads.
+                let Some(lock_sum) = sha512.filter(|_| signature.is_none()) else {
                     // Nothing Glance computes is vouched for by the lockfile: re-read upstream
                     // (hashing only) WHILE Glance imports, so the two downloads overlap.
-                    let (img, digests) = tokio::join!(wait, self.reread(&url, lock));
+                    let (img, digests) = tokio::join!(wait, self.reread(&url, lock, signature));
                     return self.verified_by_reread(lock, img?, digests?);
                 };
                 let img = wait.await?;
                 if img.os_hash_algo.as_deref() != Some("sha512") {
                     // A cloud configured with another hash: fall back to the re-read.
-                    let digests = self.reread(&url, lock).await?;
+                    let digests = self.reread(&url, lock, None).await?;
                     return self.verified_by_reread(lock, img, digests);
                 }
                 // Glance hashed what it stored; the lockfile vouches for that hash.
@@ -636,17 +644,25 @@ impl Executor<'_> {
             );
         }
         Ok(Verified {
-            summary: format!("{} (upstream re-read)", summary(lock, &glance)),
+            summary: with_checks(
+                format!("{} (upstream re-read)", summary(lock, &glance)),
+                &digests,
+            ),
             bytes: digests.bytes,
             image: img,
         })
     }
 
     /// Re-reads the upstream file (hashing only, nothing stored) and checks it against the lock.
-    async fn reread(&self, url: &str, lock: &LockedImage) -> anyhow::Result<transfer::Digests> {
+    async fn reread(
+        &self,
+        url: &str,
+        lock: &LockedImage,
+        signature: Option<SignatureConsumer>,
+    ) -> anyhow::Result<transfer::Digests> {
         // Glance's algorithm is not known before its import ends: hash its default beside the
         // lockfile's (a cloud with another algorithm is reported as not comparable).
-        let pass = Pipeline::for_build(&lock.build, Some(GLANCE_DEFAULT_HASH));
+        let pass = Pipeline::for_build_with(&lock.build, Some(GLANCE_DEFAULT_HASH), signature);
         let body = self.upstream_stream(url, lock, &pass, None).await?;
         body.try_for_each(|_| async { Ok(()) })
             .await
@@ -655,6 +671,37 @@ impl Executor<'_> {
         transfer::verify_against_lock(&lock.build, &digests)
             .with_context(|| format!("the bytes of {url} are not the locked build"))?;
         Ok(digests)
+    }
+
+    /// The signature to verify on the stream when the lockfile says `checked-on-transfer`,
+    /// fetched (through the mirror rewrite) and parsed before anything is created in Glance.
+    async fn signature_check(
+        &self,
+        image: &Image,
+        lock: &LockedImage,
+    ) -> anyhow::Result<Option<SignatureConsumer>> {
+        if lock.build.signature.status != SignatureState::CheckedOnTransfer {
+            return Ok(None);
+        }
+        let url = lock.build.signature.url.as_deref().with_context(|| {
+            format!(
+                "the lockfile of {} says `checked-on-transfer` but names no signature; run `check`",
+                lock.id
+            )
+        })?;
+        let sig = self
+            .fetcher
+            .get(url)
+            .await
+            .with_context(|| format!("cannot fetch the signature {url}"))?;
+        let check = StreamCheck::start(
+            &image.signature.keys,
+            &sig.body,
+            url,
+            jiff::Timestamp::now(),
+        )
+        .map_err(|e| crate::error::hinted(e.to_string(), e.hint()))?;
+        Ok(Some(SignatureConsumer::new(check)))
     }
 
     /// The upstream file as a hashing byte stream (`auth`: the source's download header).
@@ -678,6 +725,14 @@ struct Verified {
     summary: String,
     bytes: u64,
     image: GlanceImage,
+}
+
+/// What the consumers proved besides the hashes (a verified signature), appended.
+fn with_checks(summary: String, d: &transfer::Digests) -> String {
+    d.checks
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .fold(summary, |acc, proved| format!("{acc}; {proved}"))
 }
 
 fn summary(lock: &LockedImage, glance: &GlanceCheck) -> String {

@@ -25,6 +25,7 @@ use sha2::{Digest as _, Sha256, Sha512};
 use tokio::sync::mpsc;
 
 use crate::lock::{Build, HashAlgorithm};
+use crate::upstream::signature::{SignatureError, StreamCheck};
 
 /// The `os_hash_algo` of a Glance with the default `hashing_algorithm`.
 pub const GLANCE_DEFAULT_HASH: HashAlgorithm = HashAlgorithm::Sha512;
@@ -36,6 +37,10 @@ const CHANNEL_CHUNKS: usize = 32;
 /// A stage that sees every byte of a transfer, in order, on the consumer thread.
 pub trait Consumer: Send + 'static {
     fn update(&mut self, chunk: &[u8]);
+    /// The same as [`Consumer::update`], for consumers that keep the chunk (a cheap clone).
+    fn update_bytes(&mut self, chunk: &Bytes) {
+        self.update(chunk);
+    }
     /// Adds what this consumer found to `out` (a digest, a verdict in `checks`).
     fn finish(self: Box<Self>, out: &mut Digests);
 }
@@ -122,10 +127,55 @@ impl Consumer for Consumers {
         }
     }
 
+    fn update_bytes(&mut self, chunk: &Bytes) {
+        for c in &mut self.0 {
+            c.update_bytes(chunk);
+        }
+    }
+
     fn finish(self: Box<Self>, out: &mut Digests) {
         for c in self.0 {
             c.finish(out);
         }
+    }
+}
+
+/// The detached OpenPGP signature over the transferred bytes (Alpine's `<image>.asc`,
+/// lockfile status `checked-on-transfer`), verified in the same pass as the hashes; its
+/// verdict goes to [`Digests::checks`], so [`verify_against_lock`] fails the image on it
+/// before anything is promoted.
+pub struct SignatureConsumer(StreamCheck);
+
+impl SignatureConsumer {
+    pub fn new(check: StreamCheck) -> Self {
+        Self(check)
+    }
+}
+
+impl Consumer for SignatureConsumer {
+    fn update(&mut self, chunk: &[u8]) {
+        self.0.update(&Bytes::copy_from_slice(chunk));
+    }
+
+    fn update_bytes(&mut self, chunk: &Bytes) {
+        self.0.update(chunk);
+    }
+
+    fn finish(self: Box<Self>, out: &mut Digests) {
+        let verdict = self
+            .0
+            .finish()
+            .map(|v| format!("signature verified with {}", v.fingerprint))
+            .map_err(|e| {
+                let hint = match e {
+                    SignatureError::Bad { .. } => {
+                        "do NOT use this build: the image bytes are not what the distributor signed"
+                    }
+                    _ => e.hint(),
+                };
+                format!("{e} (hint: {hint})")
+            });
+        out.checks.push(("OpenPGP signature".into(), verdict));
     }
 }
 
@@ -149,7 +199,7 @@ impl Pipeline {
             let mut bytes = 0u64;
             while let Some(Msg::Chunk(chunk)) = rx.blocking_recv() {
                 bytes += chunk.len() as u64;
-                consumers.update(&chunk);
+                consumers.update_bytes(&chunk);
             }
             let mut out = Digests {
                 bytes,
@@ -163,12 +213,26 @@ impl Pipeline {
 
     /// The pass `build` needs against a Glance hashing with `glance`.
     pub fn for_build(build: &Build, glance: Option<HashAlgorithm>) -> Self {
+        Self::for_build_with(build, glance, None)
+    }
+
+    /// [`Pipeline::for_build`] plus a signature check of the same bytes.
+    pub fn for_build_with(
+        build: &Build,
+        glance: Option<HashAlgorithm>,
+        signature: Option<SignatureConsumer>,
+    ) -> Self {
         tracing::debug!(
             backend = sha2_backend(),
+            signature = signature.is_some(),
             "hashing {:?}",
             needed(build, glance)
         );
-        Self::start(Consumers::digests(&needed(build, glance)))
+        let mut consumers = Consumers::digests(&needed(build, glance));
+        if let Some(s) = signature {
+            consumers.push(Box::new(s));
+        }
+        Self::start(consumers)
     }
 
     /// Wraps a byte stream so every chunk also goes to the consumers; `on_chunk` gets the

@@ -9,7 +9,8 @@
 //! - Build date: the image's own `<name>.yaml` (`built:`) when present, else the release
 //!   date in `releases.json`.
 //! - Signatures: `<image>.asc` signs the image bytes, not the `.sha512`, so it cannot be
-//!   checked from metadata; the status is the policy's "not published" for the `.sha512`.
+//!   checked from metadata: when published (and the policy is not `off`) the lockfile says
+//!   `checked-on-transfer` with its URL, and `apply` verifies it on the image's stream.
 
 use serde::Deserialize;
 
@@ -169,6 +170,7 @@ pub async fn discover(
                 ),
             )
         })?;
+    let signature = d::signed_on_transfer(image, &format!("{url}.asc"), fetcher).await?;
     Ok(vec![Candidate {
         version: chosen.version,
         build_date,
@@ -176,7 +178,7 @@ pub async fn discover(
         size: None,
         metadata_url: sha_url.clone(),
         checksums,
-        signature: d::unsigned(image, &sha_url)?,
+        signature,
     }])
 }
 

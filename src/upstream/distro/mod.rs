@@ -326,6 +326,27 @@ pub fn unsigned(image: &Image, url: &str) -> Result<SignatureStatus, DiscoverErr
     .map_err(|e| DiscoverError::signature(url, e))
 }
 
+/// The policy for a detached signature over the image itself (Alpine's `<image>.asc`):
+/// `check` records `checked-on-transfer` and `apply` verifies it on the stream
+/// ([`signature::on_transfer_policy`]). With `policy: off` nothing is fetched.
+pub async fn signed_on_transfer(
+    image: &Image,
+    sig_url: &str,
+    fetcher: &Fetcher,
+) -> Result<SignatureStatus, DiscoverError> {
+    if image.signature.mode == SignatureMode::Off {
+        return Ok(SignatureStatus::state(crate::lock::SignatureState::Off));
+    }
+    let sig = fetcher.get_optional(sig_url).await?;
+    signature::on_transfer_policy(
+        image.signature.mode,
+        &image.signature.keys,
+        sig.as_ref().map(|f| &f.body[..]),
+        sig_url,
+    )
+    .map_err(|e| DiscoverError::signature(sig_url, e))
+}
+
 /// The names of a directory listing (directories with a trailing `/`), in listing order.
 pub fn listing_names(url: &str, body: &str) -> Result<Vec<String>, DiscoverError> {
     let entries = listing::parse(body).map_err(|m| DiscoverError::parse(url, 0, m))?;

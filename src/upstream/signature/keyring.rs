@@ -167,14 +167,7 @@ impl Keyring {
     }
 
     fn check_one(&self, sig: &Signature, data: &[u8], now: jiff::Timestamp) -> SigReport {
-        let created = sig.created().and_then(|t| timestamp(t.as_secs()));
-        let mut report = SigReport {
-            issuer: issuer(sig),
-            key: None,
-            subkey: None,
-            created,
-            verdict: Verdict::NoPublicKey,
-        };
+        let mut report = unmatched(sig);
         for key in &self.keys {
             for component in components(key) {
                 if !component.is_issuer_of(sig) {
@@ -191,6 +184,45 @@ impl Keyring {
             }
         }
         report
+    }
+
+    /// The verdict on one signature over bytes read ONCE from `data` (an image on its way
+    /// into Glance, fed by [`super::StreamCheck`]): only the first trusted (sub)key that the
+    /// signature names as its issuer is tried.
+    pub fn check_read(
+        &self,
+        sig: &Signature,
+        data: impl std::io::Read,
+        now: jiff::Timestamp,
+    ) -> SigReport {
+        let mut report = unmatched(sig);
+        let Some((key, component)) = self
+            .keys
+            .iter()
+            .flat_map(|k| components(k).map(move |c| (k, c)))
+            .find(|(_, c)| c.is_issuer_of(sig))
+        else {
+            return report;
+        };
+        report.key = Some(fingerprint(key));
+        report.subkey = component.sub.map(|s| format!("{:X}", s.key.fingerprint()));
+        let good = match component.sub {
+            Some(s) => sig.verify(&s.key, data).is_ok(),
+            None => sig.verify(component.primary, data).is_ok(),
+        };
+        report.verdict = if good {
+            usability(key, &component, sig, now)
+        } else {
+            Verdict::Bad
+        };
+        report
+    }
+
+    /// Whether a trusted (sub)key is named as the issuer of `sig` (nothing verified yet).
+    pub fn knows_issuer(&self, sig: &Signature) -> bool {
+        self.keys
+            .iter()
+            .any(|k| components(k).any(|c| c.is_issuer_of(sig)))
     }
 
     /// The verdict on each signature of a detached signature file over `data`.
@@ -238,7 +270,11 @@ impl Keyring {
     /// A file is accepted when one signature is good and none is bad (a trusted key's
     /// signature that does not match means tampering, whatever the others say). Extra
     /// signatures by other or retired keys are normal (key rotation) and do not count.
-    fn decide(&self, reports: &[SigReport], url: &str) -> Result<Verified, SignatureError> {
+    pub(super) fn decide(
+        &self,
+        reports: &[SigReport],
+        url: &str,
+    ) -> Result<Verified, SignatureError> {
         let keys = || self.describe();
         if let Some(bad) = reports.iter().find(|r| r.verdict == Verdict::Bad) {
             return Err(SignatureError::Bad {
@@ -529,7 +565,18 @@ impl Component<'_> {
     }
 }
 
-fn issuer(sig: &Signature) -> String {
+/// The report of a signature no trusted key has been matched with yet.
+fn unmatched(sig: &Signature) -> SigReport {
+    SigReport {
+        issuer: issuer(sig),
+        key: None,
+        subkey: None,
+        created: sig.created().and_then(|t| timestamp(t.as_secs())),
+        verdict: Verdict::NoPublicKey,
+    }
+}
+
+pub(super) fn issuer(sig: &Signature) -> String {
     if let Some(f) = sig.issuer_fingerprint().first() {
         return format!("{f:X}");
     }

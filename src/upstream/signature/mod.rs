@@ -213,6 +213,132 @@ pub fn verify_clearsigned_policy(
     }
 }
 
+/// The policy for a detached signature over the IMAGE bytes (Alpine's `<image>.asc`), which
+/// `check` cannot verify without downloading the image. `signature` is `None` when none is
+/// published (404). What `check` can know it checks now: the policy, that keys are
+/// configured and load, that the file is an OpenPGP signature, and that a configured key is
+/// named as its issuer. The verdict `checked-on-transfer` then tells `apply` to verify the
+/// bytes in the same pass as the hashes ([`StreamCheck`]) before the image is promoted.
+pub fn on_transfer_policy(
+    mode: SignatureMode,
+    keys: &[PathBuf],
+    signature: Option<&[u8]>,
+    sig_url: &str,
+) -> Result<SignatureStatus, SignatureError> {
+    match (mode, signature) {
+        (SignatureMode::Off, _) => Ok(SignatureStatus::state(SignatureState::Off)),
+        (SignatureMode::Required, None) => Err(SignatureError::Missing {
+            url: sig_url.into(),
+        }),
+        (SignatureMode::IfPublished, None) => {
+            Ok(SignatureStatus::state(SignatureState::NotPublished))
+        }
+        (_, Some(sig)) => {
+            let ring = keyring_for(keys, sig_url)?;
+            let sigs = parse_detached(sig, sig_url)?;
+            if !sigs.iter().any(|s| ring.knows_issuer(&s.signature)) {
+                return Err(SignatureError::Untrusted {
+                    url: sig_url.into(),
+                    issuers: sigs
+                        .iter()
+                        .map(|s| keyring::issuer(&s.signature))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    keys: ring.describe(),
+                });
+            }
+            Ok(SignatureStatus {
+                status: SignatureState::CheckedOnTransfer,
+                key: None,
+                url: Some(sig_url.into()),
+            })
+        }
+    }
+}
+
+/// A detached signature verified over bytes that arrive in chunks, in one pass: one thread
+/// per signature packet reads the chunks (cheap `Bytes` clones through a bounded channel, so
+/// memory stays constant and a slow verifier slows the transfer rather than buffering it).
+pub struct StreamCheck {
+    ring: std::sync::Arc<Keyring>,
+    url: String,
+    feeds: Vec<std::sync::mpsc::SyncSender<bytes::Bytes>>,
+    workers: Vec<std::thread::JoinHandle<SigReport>>,
+}
+
+impl StreamCheck {
+    /// Starts checking `signature` (fetched from `url`) with the keys in `keys` at `now`.
+    pub fn start(
+        keys: &[PathBuf],
+        signature: &[u8],
+        url: &str,
+        now: jiff::Timestamp,
+    ) -> Result<StreamCheck, SignatureError> {
+        let ring = std::sync::Arc::new(keyring_for(keys, url)?);
+        let mut feeds = Vec::new();
+        let mut workers = Vec::new();
+        for sig in parse_detached(signature, url)? {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<bytes::Bytes>(16);
+            let ring = ring.clone();
+            let sig = sig.signature;
+            workers.push(std::thread::spawn(move || {
+                ring.check_read(&sig, ChunkReader { rx, chunk: None }, now)
+            }));
+            feeds.push(tx);
+        }
+        Ok(StreamCheck {
+            ring,
+            url: url.into(),
+            feeds,
+            workers,
+        })
+    }
+
+    pub fn update(&mut self, chunk: &bytes::Bytes) {
+        for f in &self.feeds {
+            // A verifier that stopped reading (it refused the signature early) gets no more.
+            let _ = f.send(chunk.clone());
+        }
+    }
+
+    /// Ends the input and decides as for a file: one good signature and no bad one.
+    pub fn finish(self) -> Result<Verified, SignatureError> {
+        drop(self.feeds);
+        let mut reports = Vec::new();
+        for w in self.workers {
+            reports.push(w.join().map_err(|_| SignatureError::Malformed {
+                url: self.url.clone(),
+                message: "the verifier failed".into(),
+            })?);
+        }
+        self.ring.decide(&reports, &self.url)
+    }
+}
+
+/// Reads the chunks of a channel as one byte stream (EOF when the sender is dropped).
+struct ChunkReader {
+    rx: std::sync::mpsc::Receiver<bytes::Bytes>,
+    chunk: Option<bytes::Bytes>,
+}
+
+impl std::io::Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            match &mut self.chunk {
+                Some(c) if !c.is_empty() => {
+                    let n = c.len().min(buf.len());
+                    buf[..n].copy_from_slice(&c.split_to(n));
+                    return Ok(n);
+                }
+                _ => match self.rx.recv() {
+                    Ok(c) => self.chunk = Some(c),
+                    Err(_) => return Ok(0),
+                },
+            }
+        }
+    }
+}
+
 fn keyring_for(keys: &[PathBuf], url: &str) -> Result<Keyring, SignatureError> {
     if keys.is_empty() {
         return Err(SignatureError::NoKeys { url: url.into() });
@@ -380,6 +506,85 @@ mod tests {
             verify_clearsigned_policy(SignatureMode::Required, &keys, "aa  x\n", "c", now())
                 .unwrap_err(),
             SignatureError::Missing { .. }
+        ));
+    }
+
+    fn streamed(keys: &[PathBuf], data: &[u8], sig: &[u8]) -> Result<Verified, SignatureError> {
+        let mut c = StreamCheck::start(keys, sig, "u.asc", now())?;
+        for chunk in data.chunks(5) {
+            c.update(&bytes::Bytes::copy_from_slice(chunk));
+        }
+        c.finish()
+    }
+
+    #[test]
+    fn a_streamed_check_gives_the_verdict_of_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.asc");
+        std::fs::write(&key, KEY).unwrap();
+        let keys = vec![key];
+        for sig in [SUMS_ASC, SUMS_SIG] {
+            assert_eq!(streamed(&keys, SUMS, sig).unwrap().fingerprint, KEY_FPR);
+        }
+        assert!(matches!(
+            streamed(&keys, &tampered(SUMS), SUMS_ASC).unwrap_err(),
+            SignatureError::Bad { .. }
+        ));
+        assert!(matches!(
+            streamed(&keys, &SUMS[..SUMS.len() - 1], SUMS_ASC).unwrap_err(),
+            SignatureError::Bad { .. }
+        ));
+        assert!(matches!(
+            streamed(&keys, SUMS, SUMS_OTHER).unwrap_err(),
+            SignatureError::Untrusted { .. }
+        ));
+        assert!(matches!(
+            streamed(&[], SUMS, SUMS_ASC).unwrap_err(),
+            SignatureError::NoKeys { .. }
+        ));
+    }
+
+    #[test]
+    fn on_transfer_policy_records_what_check_can_know() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key.asc");
+        std::fs::write(&key, KEY).unwrap();
+        let keys = vec![key];
+        let s =
+            on_transfer_policy(SignatureMode::Required, &keys, Some(SUMS_ASC), "i.asc").unwrap();
+        assert_eq!(s.status, SignatureState::CheckedOnTransfer);
+        assert_eq!(s.url.as_deref(), Some("i.asc"));
+        assert_eq!(s.key, None, "nothing was verified yet");
+        assert_eq!(
+            on_transfer_policy(SignatureMode::Off, &[], Some(b"junk"), "i.asc")
+                .unwrap()
+                .status,
+            SignatureState::Off
+        );
+        assert_eq!(
+            on_transfer_policy(SignatureMode::IfPublished, &keys, None, "i.asc")
+                .unwrap()
+                .status,
+            SignatureState::NotPublished
+        );
+        assert!(matches!(
+            on_transfer_policy(SignatureMode::Required, &keys, None, "i.asc").unwrap_err(),
+            SignatureError::Missing { .. }
+        ));
+        assert!(matches!(
+            on_transfer_policy(SignatureMode::IfPublished, &[], Some(SUMS_ASC), "i.asc")
+                .unwrap_err(),
+            SignatureError::NoKeys { .. }
+        ));
+        assert!(matches!(
+            on_transfer_policy(SignatureMode::Required, &keys, Some(SUMS_OTHER), "i.asc")
+                .unwrap_err(),
+            SignatureError::Untrusted { .. }
+        ));
+        assert!(matches!(
+            on_transfer_policy(SignatureMode::Required, &keys, Some(b"<html>"), "i.asc")
+                .unwrap_err(),
+            SignatureError::Malformed { .. }
         ));
     }
 }
