@@ -99,7 +99,7 @@ fn completions_are_generated() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("complete -F _image__crawler") && text.contains("validate"),
+        text.contains("complete -F _image_crawler") && text.contains("validate"),
         "{}",
         &text[..200.min(text.len())]
     );
