@@ -587,3 +587,37 @@ fn checksum_names_never_leave_the_source_directory() {
         );
     }
 }
+
+/// The stale-upstream notice says "the SCS recency test fails/has failed" only where the
+/// official test would: the fixture catalog's `provided_until: none` exempts its (old) builds
+/// there, a future date does not.
+#[test]
+fn the_recency_notice_only_where_the_official_test_would_fail() {
+    let exempt = Env::new();
+    let a = exempt.cmd(&[]);
+    let out = format!("{}{}", stdout(&a), stderr(&a));
+    assert_eq!(code(&a), 0, "{out}");
+    assert!(!out.contains("SCS recency test"), "{out}");
+
+    let mut dated = Env::new();
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog");
+    copy_tree(&dated.catalog, &catalog);
+    copy_tree(&fixtures().join("upstream/keys"), &dir.path().join("keys")); // ../keys
+    let settings = catalog.join("settings.yaml");
+    let text = std::fs::read_to_string(&settings).unwrap();
+    assert!(text.contains("provided_until: none"));
+    std::fs::write(
+        &settings,
+        text.replace("provided_until: none", "provided_until: 2099-12-31"),
+    )
+    .unwrap();
+    dated.catalog = catalog;
+    let a = dated.cmd(&[]);
+    let out = format!("{}{}", stdout(&a), stderr(&a));
+    assert_eq!(code(&a), 0, "{out}");
+    assert!(
+        out.contains("the SCS recency test has failed since"),
+        "{out}"
+    );
+}
