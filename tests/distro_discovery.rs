@@ -572,7 +572,14 @@ async fn min_age_boundary_is_the_same_in_discovery_and_selection() {
             (hours(36), midnight(day) + hours(48), newest),
         ];
         for (min_age, now, want) in checks {
-            let mut img = signed(src.clone(), Architecture::X86_64);
+            // Signatures are judged at `now` too, and these fixtures were signed long after
+            // the builds' dates: this test is about min_age, so it does not verify them.
+            let mut img = image(
+                src.clone(),
+                Architecture::X86_64,
+                SignatureMode::Off,
+                vec![],
+            );
             img.version.min_age = Some(min_age);
             let got = discover(&img, &f, now).await.unwrap();
             let versions: Vec<&str> = got.iter().map(|c| c.version.as_str()).collect();
@@ -587,5 +594,37 @@ async fn min_age_boundary_is_the_same_in_discovery_and_selection() {
                 other => panic!("{min_age:?} at {now}: {other:?}"),
             }
         }
+    }
+}
+
+/// Signatures are judged at the run's injected "now", never at the system clock: at a "now"
+/// before the fixture key and its signatures existed, every signed fixture is refused (a
+/// signature dated in the future), for detached (Ubuntu, AlmaLinux, openSUSE), binary (Arch)
+/// and clear-signed (Fedora) signatures alike.
+#[tokio::test]
+async fn signatures_are_verified_at_the_injected_now() {
+    let (_s, f) = server().await;
+    let before_the_key: jiff::Timestamp = "2001-01-01T00:00:00Z".parse().unwrap();
+    let sources = [
+        ubuntu("24.04"),
+        Source::Almalinux(rhel("9")),
+        leap("16.0"),
+        fedora(None),
+        Source::Archlinux(ArchSource {
+            variant: "cloudimg".into(),
+        }),
+    ];
+    for src in sources {
+        let img = signed(src, Architecture::X86_64);
+        // At the fixtures' own "now" they verify ...
+        let got = discover(&img, &f, now()).await.unwrap();
+        assert_eq!(newest(&got).signature.status, SignatureState::Verified);
+        // ... and at a "now" before they were made they do not.
+        let err = discover(&img, &f, before_the_key).await.unwrap_err();
+        assert!(
+            matches!(err, DiscoverError::Signature { .. }) && err.to_string().contains("future"),
+            "{}: {err}",
+            img.id
+        );
     }
 }

@@ -20,6 +20,11 @@ const SWIFT: &str = "https://swift.example.org/";
 const S3: &str = "https://s3.example.org/";
 const S3V1: &str = "https://built.example.org/";
 
+/// The run's one clock, fixed: after the fixtures were signed (signatures are judged at it).
+fn now() -> jiff::Timestamp {
+    "2026-12-01T00:00:00Z".parse().unwrap()
+}
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/object-storage")
 }
@@ -78,7 +83,7 @@ async fn swift_listing_follows_markers_and_reads_checksum_sidecars() {
         discover(
             &image(src, SignatureMode::IfPublished, vec![]),
             &fetcher(&server),
-            jiff::Timestamp::UNIX_EPOCH,
+            now(),
         )
         .await
         .unwrap(),
@@ -127,7 +132,7 @@ async fn s3_v2_listing_follows_continuation_tokens() {
         discover(
             &image(src, SignatureMode::IfPublished, vec![]),
             &fetcher(&server),
-            jiff::Timestamp::UNIX_EPOCH,
+            now(),
         )
         .await
         .unwrap(),
@@ -177,7 +182,7 @@ async fn s3_v1_listing_with_a_signed_checksum_file() {
         discover(
             &image(built_images(), SignatureMode::Required, vec![key]),
             &fetcher(&server),
-            jiff::Timestamp::UNIX_EPOCH,
+            now(),
         )
         .await
         .unwrap(),
@@ -206,7 +211,7 @@ async fn a_signature_by_another_key_is_refused() {
     let err = discover(
         &image(built_images(), SignatureMode::Required, vec![other]),
         &fetcher(&server),
-        jiff::Timestamp::UNIX_EPOCH,
+        now(),
     )
     .await
     .unwrap_err();
@@ -226,7 +231,7 @@ async fn sidecars_cannot_meet_a_required_signature() {
     let err = discover(
         &image(src, SignatureMode::Required, vec![]),
         &fetcher(&server),
-        jiff::Timestamp::UNIX_EPOCH,
+        now(),
     )
     .await
     .unwrap_err();
@@ -246,7 +251,7 @@ async fn the_wrong_listing_format_and_no_match_are_named() {
     let err = discover(
         &image(wrong, SignatureMode::IfPublished, vec![]),
         &fetcher(&server),
-        jiff::Timestamp::UNIX_EPOCH,
+        now(),
     )
     .await
     .unwrap_err();
@@ -264,7 +269,7 @@ async fn the_wrong_listing_format_and_no_match_are_named() {
     let err = discover(
         &image(none, SignatureMode::IfPublished, vec![]),
         &fetcher(&server),
-        jiff::Timestamp::UNIX_EPOCH,
+        now(),
     )
     .await
     .unwrap_err();
@@ -304,11 +309,7 @@ async fn diskimage_builder_builds_are_discovered_where_they_are_published() {
         mode: SignatureMode::IfPublished,
         keys: vec![],
     };
-    let found = sorted(
-        discover(&image, &fetcher(&server), jiff::Timestamp::UNIX_EPOCH)
-            .await
-            .unwrap(),
-    );
+    let found = sorted(discover(&image, &fetcher(&server), now()).await.unwrap());
     let versions: Vec<&str> = found.iter().map(|c| c.version.as_str()).collect();
     assert_eq!(versions, ["20261101T030000Z", "20261201T030000Z"]);
     let newest = found.last().unwrap();

@@ -103,14 +103,16 @@ async fn ubuntu_real_sha256sums_gpg_verifies_with_canonicals_key_and_tampering_f
     });
     let image = img(src, Architecture::X86_64, keys);
     let url = "https://cloud-images.ubuntu.com/releases/noble/release-20260725/SHA256SUMS.gpg";
-    let status = distro::signature_policy(&image, &sums, Some(&sig), url)
+    // The run's one clock, fixed: after the sample was signed.
+    let now: jiff::Timestamp = "2026-12-01T00:00:00Z".parse().unwrap();
+    let status = distro::signature_policy(&image, &sums, Some(&sig), url, now)
         .unwrap()
         .status;
     assert_eq!(status.status, SignatureState::Verified);
     assert_eq!(status.key.as_deref(), Some(UBUNTU_KEY));
     let mut tampered = sums.clone();
     tampered[0] = if tampered[0] == b'0' { b'1' } else { b'0' };
-    let err = distro::signature_policy(&image, &tampered, Some(&sig), url).unwrap_err();
+    let err = distro::signature_policy(&image, &tampered, Some(&sig), url, now).unwrap_err();
     assert!(matches!(err, DiscoverError::Signature { .. }), "{err}");
 }
 

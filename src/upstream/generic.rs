@@ -20,6 +20,7 @@ pub async fn checksum_dir(
     image: &Image,
     source: &ChecksumDirSource,
     fetcher: &Fetcher,
+    now: jiff::Timestamp,
 ) -> Result<Vec<Candidate>, DiscoverError> {
     let dir = if source.url.ends_with('/') {
         source.url.clone()
@@ -30,7 +31,7 @@ pub async fn checksum_dir(
     let pattern = full_match(&source.pattern, &sums_url)?;
     let sig_url = source.signature_file.as_ref().map(|n| format!("{dir}{n}"));
     let (status, signed_text) =
-        checksum_file_verified(image, fetcher, &sums_url, sig_url.as_deref()).await?;
+        checksum_file_verified(image, fetcher, &sums_url, sig_url.as_deref(), now).await?;
     let file = checksums::parse(&signed_text).map_err(|e| DiscoverError::checksum(&sums_url, e))?;
     let mut out = Vec::new();
     for name in file.names() {
@@ -84,6 +85,7 @@ pub(crate) async fn checksum_file_verified(
     fetcher: &Fetcher,
     sums_url: &str,
     sig_url: Option<&str>,
+    now: jiff::Timestamp,
 ) -> Result<(SignatureStatus, String), DiscoverError> {
     let sums = fetcher.get(sums_url).await?;
     let text = sums.text();
@@ -93,7 +95,7 @@ pub(crate) async fn checksum_file_verified(
             &image.signature.keys,
             &text,
             sums_url,
-            crate::upstream::distro::verification_time(),
+            now,
         )
         .map(|(checked, text)| (checked.status, text))
         .map_err(|e| DiscoverError::signature(sums_url, e));
@@ -120,7 +122,7 @@ pub(crate) async fn checksum_file_verified(
                 &sums.body,
                 sig.as_ref().map(|s| s.body.as_ref()),
                 sig_url,
-                crate::upstream::distro::verification_time(),
+                now,
             )
             .map(|checked| checked.status)
             .map_err(|e| DiscoverError::signature(sig_url, e))?

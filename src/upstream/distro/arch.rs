@@ -56,7 +56,7 @@ pub async fn discover(
     )?;
     let mut out = Vec::new();
     for id in ids {
-        out.push(build(image, source, fetcher, id).await?);
+        out.push(build(image, source, fetcher, id, now).await?);
     }
     Ok(out)
 }
@@ -66,6 +66,7 @@ async fn build(
     source: &ArchSource,
     fetcher: &Fetcher,
     id: String,
+    now: jiff::Timestamp,
 ) -> Result<Candidate, DiscoverError> {
     let name = format!("Arch-Linux-x86_64-{}-{id}.qcow2", source.variant);
     let url = format!("{ROOT}v{id}/{name}");
@@ -81,7 +82,7 @@ async fn build(
     }
     let checksums = d::checksums(&sha_url, digests)?;
     let signature =
-        d::detached_signature(image, fetcher, &sums.body, &format!("{sha_url}.sig")).await?;
+        d::detached_signature(image, fetcher, &sums.body, &format!("{sha_url}.sig"), now).await?;
     Ok(Candidate {
         build_date: d::build_date(&sha_url, &id)?,
         version: id,

@@ -82,6 +82,7 @@ pub async fn discover(
     image: &Image,
     source: &CirrosSource,
     fetcher: &Fetcher,
+    now: jiff::Timestamp,
 ) -> Result<Vec<Candidate>, DiscoverError> {
     let arch = image.architecture.as_str();
     let released_url = format!("{ROOT}version/released");
@@ -179,7 +180,7 @@ pub async fn discover(
         size: stream.and_then(|s| s.size),
         metadata_url,
         checksums,
-        signature: d::unsigned(image, &sums_url)?,
+        signature: d::unsigned(image, &sums_url, now)?,
         version: ver,
     }])
 }

@@ -157,7 +157,7 @@ pub async fn discover(
     let arch = image.architecture.debian();
     match source.channel {
         Channel::Release => Ok(vec![
-            release_build(image, source, &codename, arch, fetcher).await?,
+            release_build(image, source, &codename, arch, fetcher, now).await?,
         ]),
         Channel::Daily => daily_builds(image, source, &codename, arch, fetcher, now).await,
     }
@@ -169,6 +169,7 @@ async fn release_build(
     codename: &str,
     arch: &str,
     fetcher: &Fetcher,
+    now: jiff::Timestamp,
 ) -> Result<Candidate, DiscoverError> {
     let url = format!(
         "{ROOT}{codename}/latest/debian-{}-{}-{arch}.json",
@@ -205,7 +206,7 @@ async fn release_build(
         size: file.size(name),
         metadata_url: url.clone(),
         checksums: [(HashAlgorithm::Sha512, upload.sha512)].into(),
-        signature: d::unsigned(image, &sums_url)?,
+        signature: d::unsigned(image, &sums_url, now)?,
     })
 }
 
@@ -232,7 +233,7 @@ async fn daily_builds(
     )?;
     let mut out = Vec::new();
     for id in ids {
-        out.push(daily_build(image, source, arch, &dir_url, id, fetcher).await?);
+        out.push(daily_build(image, source, arch, &dir_url, id, fetcher, now).await?);
     }
     Ok(out)
 }
@@ -244,6 +245,7 @@ async fn daily_build(
     dir_url: &str,
     id: String,
     fetcher: &Fetcher,
+    now: jiff::Timestamp,
 ) -> Result<Candidate, DiscoverError> {
     let sums_url = format!("{dir_url}{id}/SHA512SUMS");
     let sums = fetcher.get(&sums_url).await?;
@@ -266,7 +268,7 @@ async fn daily_build(
         size: file.size(&name),
         metadata_url: sums_url.clone(),
         checksums: d::checksums(&sums_url, checks)?,
-        signature: d::unsigned(image, &sums_url)?,
+        signature: d::unsigned(image, &sums_url, now)?,
     })
 }
 

@@ -164,6 +164,7 @@ pub async fn discover(
     image: &Image,
     source: &FedoraSource,
     fetcher: &Fetcher,
+    now: jiff::Timestamp,
 ) -> Result<Vec<Candidate>, DiscoverError> {
     let arch = image.architecture.as_str();
     let releases = fetcher.get(RELEASES_URL).await?;
@@ -201,7 +202,7 @@ pub async fn discover(
     };
     let checksum_url = format!("{dir}{checksum_name}");
     let raw = fetcher.get(&checksum_url).await?.text();
-    let (checked, text) = d::clearsigned(image, &checksum_url, &raw)?;
+    let (checked, text) = d::clearsigned(image, &checksum_url, &raw, now)?;
     let file = checksums::parse(&text).map_err(|e| DiscoverError::checksum(&checksum_url, e))?;
     let build_date = build_date(fetcher, &release, &checked, &raw, &checksum_url).await?;
     let signature = checked.status;

@@ -49,14 +49,14 @@ pub async fn discover(
     let found = match &image.source {
         Source::Ubuntu(s) => ubuntu::discover(image, s, fetcher, now).await?,
         Source::Debian(s) => debian::discover(image, s, fetcher, now).await?,
-        Source::Almalinux(s) => rhel::discover(image, rhel::Family::Alma, s, fetcher).await?,
-        Source::Rocky(s) => rhel::discover(image, rhel::Family::Rocky, s, fetcher).await?,
+        Source::Almalinux(s) => rhel::discover(image, rhel::Family::Alma, s, fetcher, now).await?,
+        Source::Rocky(s) => rhel::discover(image, rhel::Family::Rocky, s, fetcher, now).await?,
         Source::CentosStream(s) => {
-            rhel::discover(image, rhel::Family::CentosStream, s, fetcher).await?
+            rhel::discover(image, rhel::Family::CentosStream, s, fetcher, now).await?
         }
-        Source::Fedora(s) => fedora::discover(image, s, fetcher).await?,
-        Source::OpensuseLeap(s) => opensuse::discover(image, s, fetcher).await?,
-        Source::Cirros(s) => cirros::discover(image, s, fetcher).await?,
+        Source::Fedora(s) => fedora::discover(image, s, fetcher, now).await?,
+        Source::OpensuseLeap(s) => opensuse::discover(image, s, fetcher, now).await?,
+        Source::Cirros(s) => cirros::discover(image, s, fetcher, now).await?,
         Source::Alpine(s) => alpine::discover(image, s, fetcher).await?,
         Source::Archlinux(s) => arch::discover(image, s, fetcher, now).await?,
         Source::ChecksumDir(_)
@@ -253,27 +253,30 @@ pub fn file_of(url: &str) -> &str {
     url.rsplit('/').next().unwrap_or(url)
 }
 
-/// The time signatures are verified at (key expiry, revocation, future dates). One place,
-/// until discovery gets its injected clock.
-pub fn verification_time() -> jiff::Timestamp {
-    jiff::Timestamp::now()
-}
-
 /// Fetches an optional detached signature (armoured or binary) and applies the catalog's
 /// policy to it; `data` is the signed file as fetched. With the policy `off` nothing is
-/// fetched.
+/// fetched. `now` (here and below) is the run's one clock: key expiry, revocation and
+/// signatures dated in the future are judged at it, never at the system clock.
 pub async fn detached_signature(
     image: &Image,
     fetcher: &Fetcher,
     data: &[u8],
     sig_url: &str,
+    now: jiff::Timestamp,
 ) -> Result<SignatureStatus, DiscoverError> {
     let sig = if image.signature.mode == SignatureMode::Off {
         None
     } else {
         fetcher.get_optional(sig_url).await?
     };
-    signature_policy(image, data, sig.as_ref().map(|s| s.body.as_ref()), sig_url).map(|c| c.status)
+    signature_policy(
+        image,
+        data,
+        sig.as_ref().map(|s| s.body.as_ref()),
+        sig_url,
+        now,
+    )
+    .map(|c| c.status)
 }
 
 /// The catalog's policy over an already fetched detached signature (`None`: not published);
@@ -283,6 +286,7 @@ pub fn signature_policy(
     data: &[u8],
     sig: Option<&[u8]>,
     sig_url: &str,
+    now: jiff::Timestamp,
 ) -> Result<Checked, DiscoverError> {
     signature::verify_policy(
         image.signature.mode,
@@ -290,7 +294,7 @@ pub fn signature_policy(
         data,
         sig,
         sig_url,
-        verification_time(),
+        now,
     )
     .map_err(|e| DiscoverError::signature(sig_url, e))
 }
@@ -301,26 +305,31 @@ pub fn clearsigned(
     image: &Image,
     url: &str,
     text: &str,
+    now: jiff::Timestamp,
 ) -> Result<(Checked, String), DiscoverError> {
     signature::verify_clearsigned_policy(
         image.signature.mode,
         &image.signature.keys,
         text,
         url,
-        verification_time(),
+        now,
     )
     .map_err(|e| DiscoverError::signature(url, e))
 }
 
 /// The policy's verdict for metadata its distributor does not sign (`url` names it).
-pub fn unsigned(image: &Image, url: &str) -> Result<SignatureStatus, DiscoverError> {
+pub fn unsigned(
+    image: &Image,
+    url: &str,
+    now: jiff::Timestamp,
+) -> Result<SignatureStatus, DiscoverError> {
     signature::verify_policy(
         image.signature.mode,
         &image.signature.keys,
         &[],
         None,
         url,
-        verification_time(),
+        now,
     )
     .map(|c| c.status)
     .map_err(|e| DiscoverError::signature(url, e))

@@ -99,6 +99,7 @@ pub async fn discover(
     image: &Image,
     source: &OpensuseSource,
     fetcher: &Fetcher,
+    now: jiff::Timestamp,
 ) -> Result<Vec<Candidate>, DiscoverError> {
     let arch = image.architecture.as_str();
     let dir = format!("{ROOT}{}/appliances/", source.release);
@@ -163,6 +164,7 @@ pub async fn discover(
         &sums,
         asc.as_ref().map(|a| a.body.as_ref()),
         &asc_url,
+        now,
     )?;
     let build_date = asc
         .as_ref()

@@ -196,6 +196,7 @@ pub async fn discover(
     family: Family,
     source: &RhelLikeSource,
     fetcher: &Fetcher,
+    now: jiff::Timestamp,
 ) -> Result<Vec<Candidate>, DiscoverError> {
     let arch = image.architecture.as_str();
     let variant = source
@@ -206,9 +207,9 @@ pub async fn discover(
     let url = format!("{dir}CHECKSUM");
     let fetched = fetcher.get(&url).await?;
     let signature = if family.signs() {
-        d::detached_signature(image, fetcher, &fetched.body, &format!("{url}.asc")).await?
+        d::detached_signature(image, fetcher, &fetched.body, &format!("{url}.asc"), now).await?
     } else {
-        d::unsigned(image, &url)?
+        d::unsigned(image, &url, now)?
     };
     let file = checksums::parse(&fetched.text()).map_err(|e| DiscoverError::checksum(&url, e))?;
     let all = candidates(

@@ -168,7 +168,7 @@ pub async fn discover(
     let date = |c: &Candidate| Some(c.build_date.clone());
     let mut picked = d::for_selection(image, all, |c| &c.version, date, &url, &what, now)?;
     for build in &mut picked {
-        build.signature = release_dir_evidence(image, fetcher, build).await?;
+        build.signature = release_dir_evidence(image, fetcher, build, now).await?;
     }
     Ok(picked)
 }
@@ -179,14 +179,15 @@ async fn release_dir_evidence(
     image: &Image,
     fetcher: &Fetcher,
     build: &Candidate,
+    now: jiff::Timestamp,
 ) -> Result<SignatureStatus, DiscoverError> {
     let dir = d::dir_of(&build.url);
     let sums_url = format!("{dir}SHA256SUMS");
     let Some(sums) = fetcher.get_optional(&sums_url).await? else {
-        return d::unsigned(image, &sums_url);
+        return d::unsigned(image, &sums_url, now);
     };
     cross_check(&sums_url, &sums.text(), build)?;
-    d::detached_signature(image, fetcher, &sums.body, &format!("{sums_url}.gpg")).await
+    d::detached_signature(image, fetcher, &sums.body, &format!("{sums_url}.gpg"), now).await
 }
 
 /// `SHA256SUMS` must list the image with the stream's sha256.

@@ -31,6 +31,7 @@ pub async fn discover(
     image: &Image,
     source: &ObjectStorageSource,
     fetcher: &Fetcher,
+    now: jiff::Timestamp,
 ) -> Result<Vec<Candidate>, DiscoverError> {
     // The listing is asked at the URL as written (`…/container`, `https://bucket.host/`);
     // objects live below it.
@@ -100,7 +101,8 @@ pub async fn discover(
                 let sums_url = object_url(base, &sums_key);
                 let sig_url = sig_key.map(|k| object_url(base, &k));
                 let (status, text) = if source.checksum_file.is_some() {
-                    checksum_file_verified(image, fetcher, &sums_url, sig_url.as_deref()).await?
+                    checksum_file_verified(image, fetcher, &sums_url, sig_url.as_deref(), now)
+                        .await?
                 } else {
                     sidecar(image, fetcher, &sums_url).await?
                 };
