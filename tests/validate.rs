@@ -777,3 +777,47 @@ fn broken_files_are_explained_in_their_own_terms_with_a_hint() {
         );
     }
 }
+
+/// What `validate` can know offline: a key file that is no OpenPGP key, an id too long for
+/// its lockfile's name, a Glance name with a control character or over Glance's 255.
+#[test]
+fn offline_checks_of_keys_ids_and_names() {
+    let with = |text: &str| {
+        run(
+            &[
+                ("settings.yaml", SETTINGS),
+                ("images.yaml", text),
+                ("not-a-key.asc", "this is not an OpenPGP key\n"),
+            ],
+            &[],
+        )
+    };
+    let key = GOOD.replace(
+        "    source:",
+        "    signature:\n      policy: required\n      keys: [not-a-key.asc]\n    source:",
+    );
+    let (code, _, err) = with(&key);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("signature key file `not-a-key.asc` is not an OpenPGP key"),
+        "{err}"
+    );
+    assert!(err.contains(" --> catalog/images.yaml:6:7"), "{err}");
+
+    let long_id = "a".repeat(251);
+    let (code, _, err) = with(&GOOD.replace("ubuntu-24.04", &long_id));
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("too long for its lockfile's name"), "{err}");
+
+    let long_name = "N".repeat(256);
+    let (code, _, err) = with(&GOOD.replace("Ubuntu 24.04", &long_name));
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("256 characters; Glance allows 255"), "{err}");
+    assert!(err.contains(" --> catalog/images.yaml:3:11"), "{err}");
+
+    let (code, _, err) = with(&GOOD.replace("Ubuntu 24.04", "\"Ubuntu\\u0007 24.04\""));
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("control character"), "{err}");
+    let (_, _, err) = with(&key);
+    assert_eq!(errors_without_hint(&err), Vec::<String>::new(), "{err}");
+}

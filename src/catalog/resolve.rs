@@ -457,13 +457,40 @@ fn resolve_image(
             .with_width(id.len())
             .with_hint("use lower case letters, digits, `.`, `_` and `-`, starting with a letter or digit (e.g. `ubuntu-24.04`)"));
     }
+    // `state/<id>.toml` must fit a file name (255 bytes on every common file system).
+    if id.len() + ".toml".len() > 255 {
+        err(ctx
+            .at(line, origin.column, format!(
+                "image id is {} characters, too long for its lockfile's name `state/<id>.toml` (255 bytes)",
+                id.len()
+            ))
+            .with_hint("shorten the id to 250 characters or fewer"));
+    }
     let name = entry.name.value.trim().to_owned();
+    let (name_line, name_column) = (entry.name.referenced.line(), entry.name.referenced.column());
     if name.is_empty() {
-        err(ctx.at(
-            entry.name.referenced.line(),
-            entry.name.referenced.column(),
-            "the Glance name is empty",
-        ));
+        err(ctx
+            .at(name_line, name_column, "the Glance name is empty")
+            .with_hint("give the image the name users see in Glance, e.g. `Ubuntu 24.04`"));
+    }
+    let name_chars = name.chars().count();
+    if name_chars > 255 {
+        err(ctx
+            .at(
+                name_line,
+                name_column,
+                format!("the Glance name is {name_chars} characters; Glance allows 255"),
+            )
+            .with_hint("shorten the name; details belong in `image_description`"));
+    }
+    if name.chars().any(char::is_control) {
+        err(ctx
+            .at(
+                name_line,
+                name_column,
+                "the Glance name has a control character (a tab, newline or escape)",
+            )
+            .with_hint("use printable characters only; Glance and dashboards show the name as is"));
     }
 
     let source = entry.source.value.clone();
@@ -525,6 +552,14 @@ fn resolve_image(
                     "key files are relative to the catalog directory ({})",
                     dir.display()
                 )));
+        } else if crate::upstream::signature::Keyring::load(std::slice::from_ref(&path)).is_err() {
+            err(ctx
+                .at_key(
+                    line,
+                    "keys",
+                    format!("signature key file `{k}` is not an OpenPGP key (no public key with a valid self-signature in it)"),
+                )
+                .with_hint("export the vendor's public key (`gpg --export --armor FINGERPRINT`) into that file; see catalog/keys/README.md"));
         }
         keys.push(path);
     }
