@@ -18,7 +18,7 @@ use crate::output::Printer;
 /// Runs a parsed command line and returns its exit status; errors are rendered here.
 pub fn run(cli: Cli) -> ExitStatus {
     let printer = Printer::new(&cli.global);
-    crate::logging::init(&cli.global);
+    crate::logging::init(&cli.global, printer.color());
     let result = match &cli.command {
         Command::Validate(args) => validate::run(&cli.global, args, &printer),
         Command::Schema(args) => schema::run(args, &printer),
