@@ -275,6 +275,11 @@ pub struct ApplyArgs {
     /// Apply even if the result would break scs-0102.
     #[arg(long)]
     pub allow_nonconforming: bool,
+    /// How long this run's claim on its temporary images lasts (an upper bound on one image's
+    /// transfer and verification). Another apply cleans up a temporary image only when its
+    /// claim expired, or when its holder ran on the same host and is gone.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::reconcile::claim::DEFAULT_TTL.as_secs(), value_parser = clap::value_parser!(u64).range(60..))]
+    pub claim_ttl: u64,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1065,3 +1065,207 @@ async fn a_target_fans_out_to_every_region_of_its_cloud() {
     );
     cleanup(&g, &p.id).await;
 }
+
+// ---------- issue 13: two and three applies at once ----------
+
+/// When the later applies start, relative to the first.
+#[derive(Debug, Clone, Copy)]
+enum Offset {
+    /// Each next apply starts this many ms after the previous one.
+    Ms(u64),
+    /// The others start while the first one uploads (its temporary image exists).
+    MidUpload,
+}
+
+/// What one concurrent round left behind (every field 0 = safe).
+#[derive(Debug, Default)]
+struct Damage {
+    /// Images beyond one per build (active copies of one version), before any repair.
+    duplicates: usize,
+    /// `image-crawler-tmp-…` images left.
+    leftovers: usize,
+    /// Stable name held by no image, or not by the locked build.
+    stable_name_lost: bool,
+    /// The rotated old build is gone (bump only).
+    old_lost: bool,
+    /// Applies that did not exit 0.
+    failed_runs: usize,
+    /// The plan after the round is not empty.
+    plan_not_empty: bool,
+}
+
+impl Damage {
+    fn is_safe(&self) -> bool {
+        self.duplicates == 0
+            && self.leftovers == 0
+            && !self.stable_name_lost
+            && !self.old_lost
+            && self.failed_runs == 0
+            && !self.plan_not_empty
+    }
+}
+
+/// `procs` applies of one build at once; `bump` = a build 1 is current and they import build 2.
+async fn concurrent_round(
+    g: &Glance,
+    bump: bool,
+    procs: usize,
+    offset: Offset,
+    round: u32,
+) -> (String, Damage) {
+    let label = format!(
+        "{} x{procs} {offset:?} r{round}",
+        if bump { "bump" } else { "new" }
+    );
+    let up = Upstream::start();
+    let p = Project::new(&format!("conc-{}{procs}", if bump { "b" } else { "n" }));
+    p.catalog(&Spec::default());
+    let seed = u64::from(round) * 1000 + procs as u64 * 10 + u64::from(bump);
+    let mut old = None;
+    if bump {
+        let b1 = random_bytes(256 << 10, seed);
+        let u1 = up.put("/v1.img", b1.clone());
+        p.lock("1", "2026-11-01", &u1, &b1, &[HashAlgorithm::Sha256]);
+        assert_eq!(p.apply(&[]).status.code(), Some(0), "{label}: build 1");
+        old = Some(images_of(g, &p.id).await.remove(0));
+    }
+    let (size, throttle) = match offset {
+        // 1 MiB at 512 KiB/s: the first apply is caught mid-upload.
+        Offset::MidUpload => (1 << 20, Some(512 << 10)),
+        Offset::Ms(_) => (256 << 10, None),
+    };
+    let b2 = random_bytes(size, seed + 1);
+    let u2 = up.put("/v2.img", b2.clone());
+    let version = if bump { "2" } else { "1" };
+    p.lock(version, "2026-11-08", &u2, &b2, &[HashAlgorithm::Sha256]);
+    up.throttle(throttle);
+
+    let spawn = || {
+        p.cmd(&["--format", "json", "apply", "--cloud", CLOUD, "--yes"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut children = vec![spawn()];
+    for _ in 1..procs {
+        match offset {
+            Offset::Ms(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+            Offset::MidUpload => {
+                let deadline = Instant::now() + Duration::from_secs(60);
+                while !images_of(g, &p.id)
+                    .await
+                    .iter()
+                    .any(|i| i.name.starts_with("image-crawler-tmp-") && i.status != "queued")
+                {
+                    assert!(Instant::now() < deadline, "{label}: no upload started");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+        children.push(spawn());
+    }
+    let mut damage = Damage::default();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        if out.status.code() != Some(0) {
+            damage.failed_runs += 1;
+            eprintln!(
+                "{label}: apply exited {:?}\n{}{}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    up.throttle(None);
+    let imgs = images_of(g, &p.id).await;
+    let of_version = imgs
+        .iter()
+        .filter(|i| {
+            i.status == "active"
+                && !i.name.starts_with("image-crawler-tmp-")
+                && i.properties
+                    .get("image_crawler_version")
+                    .map(String::as_str)
+                    == Some(version)
+        })
+        .count();
+    damage.duplicates = of_version.saturating_sub(1);
+    damage.leftovers = imgs
+        .iter()
+        .filter(|i| i.name.starts_with("image-crawler-tmp-"))
+        .count();
+    let named: Vec<&GlanceImage> = imgs.iter().filter(|i| i.name == p.name).collect();
+    damage.stable_name_lost = !(named.len() == 1
+        && named[0].visibility == "public"
+        && !named[0].hidden
+        && named[0].os_hash_value.as_deref() == Some(sha512(&b2).as_str()));
+    if let Some(old) = &old {
+        damage.old_lost = !imgs
+            .iter()
+            .any(|i| i.id == old.id && i.name == format!("{} 20261101", p.name) && i.hidden);
+    }
+    damage.plan_not_empty = !p.plan().is_empty();
+    if !damage.is_safe() {
+        eprintln!("{label}: {damage:?}\n{imgs:#?}");
+    }
+    cleanup(g, &p.id).await;
+    (label, damage)
+}
+
+/// Rounds of 2 and 3 applies at 0 ms, 50 ms, 300 ms and mid-upload offsets; prints the figures
+/// and fails when any round left a duplicate, a leftover, a lost name or a failed run.
+/// `IMAGE_CRAWLER_CONCURRENCY_ROUNDS` (default 1) repeats every case (10 for the report).
+async fn concurrent_applies(bump: bool) {
+    let g = glance().await;
+    let rounds: u32 = std::env::var("IMAGE_CRAWLER_CONCURRENCY_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let mut unsafe_rounds = Vec::new();
+    let mut total = Damage::default();
+    let mut cases = 0;
+    for round in 1..=rounds {
+        for procs in [2, 3] {
+            for offset in [
+                Offset::Ms(0),
+                Offset::Ms(50),
+                Offset::Ms(300),
+                Offset::MidUpload,
+            ] {
+                let (label, d) = concurrent_round(&g, bump, procs, offset, round).await;
+                cases += 1;
+                total.duplicates += d.duplicates;
+                total.leftovers += d.leftovers;
+                total.failed_runs += d.failed_runs;
+                total.stable_name_lost |= d.stable_name_lost;
+                total.old_lost |= d.old_lost;
+                total.plan_not_empty |= d.plan_not_empty;
+                if !d.is_safe() {
+                    unsafe_rounds.push(format!("{label}: {d:?}"));
+                }
+            }
+        }
+    }
+    eprintln!(
+        "concurrency figures ({}): {cases} cases, {} unsafe; duplicates {}, leftovers {}, failed runs {}",
+        if bump { "bump" } else { "new" },
+        unsafe_rounds.len(),
+        total.duplicates,
+        total.leftovers,
+        total.failed_runs
+    );
+    assert!(unsafe_rounds.is_empty(), "{unsafe_rounds:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_applies_of_a_new_image_converge_to_one() {
+    concurrent_applies(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_applies_of_a_bump_converge_to_one_and_keep_the_old() {
+    concurrent_applies(true).await;
+}

@@ -10,6 +10,7 @@ use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::exit::ExitStatus;
 use crate::output::Printer;
 use crate::reconcile::apply::{self, Event, Executor, NoProgress, Progress};
+use crate::reconcile::claim::RunId;
 use crate::reconcile::{Plan, render, shell};
 use crate::upstream::fetch::Fetcher;
 
@@ -49,6 +50,7 @@ pub async fn run(
         Some(b) => b,
         None => &NoProgress,
     };
+    let run_id = RunId::current();
     let mut status = ExitStatus::Success;
     for target in &targets {
         let glance = shell::connect(target).await?;
@@ -92,6 +94,8 @@ pub async fn run(
             fetcher: &fetcher,
             concurrency: usize::from(args.concurrency),
             wait: Default::default(),
+            run: run_id.clone(),
+            claim_ttl: Duration::from_secs(args.claim_ttl),
             events: &events,
             progress,
         };
@@ -105,7 +109,16 @@ pub async fn run(
         ));
         // Self-check: after the apply the next plan must be empty; if it is not, the run did
         // not converge (exit 3 even when every change reported success).
-        let after = shell::observe_and_plan(&glance, target, &inputs).await?;
+        // A concurrent apply may still be settling (discarding its copy, finishing its
+        // rotation): look again a few times before calling it not converged.
+        let mut after = shell::observe_and_plan(&glance, target, &inputs).await?;
+        for pause in [1, 2, 4] {
+            if after.plan.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(pause)).await;
+            after = shell::observe_and_plan(&glance, target, &inputs).await?;
+        }
         let converged = after.plan.is_empty();
         if !converged {
             status = status.merge(ExitStatus::Partial);

@@ -23,18 +23,25 @@
 //!    off the I/O path, see [`super::transfer`]), then Glance's
 //!    `size` and `os_hash_value` against what was sent; any mismatch or failure deletes the new
 //!    image;
-//! 4. promotion: ONE patch gives it the stable name, the target visibility and `protected`.
-//!    The image it replaces still has the stable name; the plan's `Rotate` renames it next.
+//! 4. promotion: ONE patch gives it the stable name, the target visibility and `protected`
+//!    (and drops this run's claim). The image it replaces still has the stable name; the plan's
+//!    `Rotate` renames it next.
+//!
+//! Concurrent applies (see [`super::claim`] and docs/plan-apply.md): the temporary image is
+//! claimed by this run's id; before promoting, the run discards its copy when an equal verified
+//! image holds the name; after promoting it settles a simultaneous promotion (one copy stays,
+//! by the planner's rule); every cleanup, rotation and delete re-checks a fresh listing first.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
 
+use super::claim::{self, CLAIM_PROPERTY, CLAIM_UNTIL_PROPERTY, Claim, RunId};
 use super::download;
-use super::plan::{Desired, apply_diffs, desired};
+use super::plan::{Desired, apply_diffs, desired, is_duplicate_of, pick_current};
 use super::transfer::{self, GLANCE_DEFAULT_HASH, GlanceCheck, Pipeline, SignatureConsumer};
 use super::{Action, Change, Plan, tmp_name};
 use crate::catalog::{ID_PROPERTY, Image, Transfer};
@@ -123,6 +130,10 @@ pub struct Executor<'a> {
     pub fetcher: &'a Fetcher,
     pub concurrency: usize,
     pub wait: WaitPolicy,
+    /// This run's claim on the temporary images it creates (see [`super::claim`]).
+    pub run: RunId,
+    /// How long a claim lasts: an upper bound on one image's transfer and verification.
+    pub claim_ttl: Duration,
     pub events: &'a (dyn Fn(&Event) + Send + Sync),
     pub progress: &'a dyn Progress,
 }
@@ -236,11 +247,12 @@ impl Executor<'_> {
             let gid = c.glance_id.clone().unwrap_or_default();
             match c.action {
                 Action::Cleanup => {
-                    // Re-check: a concurrent run may have promoted it since we looked.
-                    if !self.still_leftover(&gid).await? {
+                    // Re-check on a fresh listing: a concurrent run may have promoted it, or
+                    // claimed it, since we looked.
+                    if !self.still_removable(id, &gid).await? {
                         continue;
                     }
-                    self.delete_if_exists(&gid)
+                    self.delete_unprotected(&gid)
                         .await
                         .with_context(|| format!("{id}: cannot clean up image {gid}"))?;
                     (self.events)(&Event::ImageCleanedUp {
@@ -261,6 +273,9 @@ impl Executor<'_> {
                     let before = current.with_context(|| {
                         format!("{id}: image {gid} is not in the observed state; run `plan` again")
                     })?;
+                    if c.action == Action::Rotate {
+                        self.ensure_name_held_elsewhere(id, &gid).await?;
+                    }
                     self.patch(before, c)
                         .await
                         .with_context(|| format!("{id}: cannot update image {gid} ({})", c.name))?;
@@ -289,66 +304,180 @@ impl Executor<'_> {
                         reason: c.reason.clone(),
                     });
                 }
-                Action::Delete => match self.glance.delete(&gid).await {
-                    Ok(()) | Err(OsError::NotFound { .. }) => {
-                        (self.events)(&Event::ImageDeleted {
-                            image_id: id.into(),
-                            glance_id: gid,
-                            name: c.name.clone(),
-                        });
+                Action::Delete => {
+                    // Re-check: never delete what holds the stable name now (a rollback or a
+                    // concurrent run may have changed Glance since the plan).
+                    if let Err(e) = self.ensure_name_held_elsewhere(id, &gid).await {
+                        tracing::warn!(image = %gid, "not deleted: {e:#}");
+                        continue;
                     }
-                    Err(e @ (OsError::Conflict { .. } | OsError::Protected { .. })) => {
-                        // In use or protected: keep it, rotated, and try again next run.
-                        if let Some(before) = current
-                            && !c.details.is_empty()
-                        {
-                            self.patch(before, c)
-                                .await
-                                .with_context(|| format!("{id}: cannot rotate kept image {gid}"))?;
+                    match self.delete_raw(&gid).await {
+                        Ok(()) | Err(OsError::NotFound { .. }) => {
+                            (self.events)(&Event::ImageDeleted {
+                                image_id: id.into(),
+                                glance_id: gid,
+                                name: c.name.clone(),
+                            });
                         }
-                        kept.push(gid.clone());
-                        (self.events)(&Event::ImageKept {
-                            image_id: id.into(),
-                            glance_id: gid,
-                            name: new_name(c),
-                            reason: format!("{e}; retried on the next run"),
-                        });
+                        Err(e @ (OsError::Conflict { .. } | OsError::Protected { .. })) => {
+                            // In use or protected: keep it, rotated, and try again next run.
+                            if let Some(before) = current
+                                && !c.details.is_empty()
+                            {
+                                self.patch(before, c).await.with_context(|| {
+                                    format!("{id}: cannot rotate kept image {gid}")
+                                })?;
+                            }
+                            kept.push(gid.clone());
+                            (self.events)(&Event::ImageKept {
+                                image_id: id.into(),
+                                glance_id: gid,
+                                name: new_name(c),
+                                reason: format!("{e}; retried on the next run"),
+                            });
+                        }
+                        Err(e) => {
+                            return Err(e.into_anyhow())
+                                .with_context(|| format!("{id}: cannot delete image {gid}"));
+                        }
                     }
-                    Err(e) => {
-                        return Err(e.into_anyhow())
-                            .with_context(|| format!("{id}: cannot delete image {gid}"));
-                    }
-                },
+                }
             }
         }
         Ok(kept)
     }
 
-    /// Whether an image planned for cleanup still is a leftover (gone counts as yes).
-    async fn still_leftover(&self, gid: &str) -> anyhow::Result<bool> {
-        match self.glance.get(gid).await {
-            Ok(g) => Ok(is_leftover(&g)),
-            Err(OsError::NotFound { .. }) => Ok(true),
+    /// The managed images of catalog id `id`, freshly listed.
+    async fn fresh(&self, id: &str) -> anyhow::Result<Vec<GlanceImage>> {
+        Ok(observe(self.glance)
+            .await?
+            .into_iter()
+            .filter(|g| g.catalog_id() == Some(id))
+            .collect())
+    }
+
+    fn want(&self, id: &str) -> anyhow::Result<(Desired, String)> {
+        let image = *self
+            .images
+            .get(id)
+            .with_context(|| format!("{id} is not in the catalog of this target"))?;
+        let lock = self
+            .locks
+            .get(id)
+            .with_context(|| format!("{id} has no lockfile"))?;
+        Ok((
+            desired(image, lock, &self.managed_tag),
+            lock.build.version.clone(),
+        ))
+    }
+
+    /// Whether an image planned for cleanup may still go (re-checked right before the delete):
+    /// a temporary image whose claim is dead, a failed import, or a duplicate of a current
+    /// image that verifiably holds the stable name. Gone counts as done (false).
+    async fn still_removable(&self, id: &str, gid: &str) -> anyhow::Result<bool> {
+        let fresh = self.fresh(id).await?;
+        let Some(g) = fresh.iter().find(|g| g.id == gid) else {
+            return Ok(false);
+        };
+        if g.name.starts_with(super::TMP_PREFIX) {
+            let live = Claim::of(g).is_some_and(|c| {
+                c.run == self.run
+                    || claim::is_live(&c, jiff::Timestamp::now(), &claim::ThisHost::default())
+            });
+            return Ok(!live);
+        }
+        if super::plan::FAILED_STATUSES.contains(&g.status.as_str()) {
+            return Ok(true);
+        }
+        let (want, version) = self.want(id)?;
+        Ok(pick_current(fresh.iter(), &version, &want)
+            .is_some_and(|cur| holds_promotion(cur, &want) && is_duplicate_of(g, cur, &want)))
+    }
+
+    /// Before an image is rotated away from the stable name (or deleted): a verified image of
+    /// the locked build other than `gid` must hold the name now, whatever the plan assumed.
+    async fn ensure_name_held_elsewhere(&self, id: &str, gid: &str) -> anyhow::Result<()> {
+        let (want, version) = self.want(id)?;
+        let fresh = self.fresh(id).await?;
+        let others = fresh.iter().filter(|g| g.id != gid);
+        match pick_current(others, &version, &want) {
+            Some(cur) if holds_promotion(cur, &want) => Ok(()),
+            _ => Err(crate::error::refuse(
+                crate::exit::ExitStatus::Partial,
+                format!(
+                    "{id}: not retiring image {gid}: no verified image of build {version} holds the name {:?} now",
+                    want.name
+                ),
+                "a concurrent apply may be promoting it; run `plan` again (a re-run is safe)",
+            )),
+        }
+    }
+
+    /// After our promotion, with one fresh listing: if another run promoted a copy of the same
+    /// build as well, the older (by the planner's rule) stays and every other copy is deleted,
+    /// ours included. Returns whether ours is the one that holds the name.
+    async fn settle(
+        &self,
+        id: &str,
+        ours: &str,
+        want: &Desired,
+        version: &str,
+    ) -> anyhow::Result<bool> {
+        let fresh = self.fresh(id).await?;
+        let Some(cur) =
+            pick_current(fresh.iter(), version, want).filter(|c| holds_promotion(c, want))
+        else {
+            anyhow::bail!(
+                "image {ours} was promoted, but no image of build {version} holds the name {:?} now; the next run repairs it",
+                want.name
+            );
+        };
+        // Temporary images are their holders' business (they discard them before promoting).
+        let copies = fresh
+            .iter()
+            .filter(|g| !g.name.starts_with(super::TMP_PREFIX) && is_duplicate_of(g, cur, want));
+        for g in copies {
+            tracing::info!(image = %g.id, current = %cur.id, "deleting a concurrent run's duplicate");
+            self.delete_unprotected(&g.id).await?;
+        }
+        Ok(cur.id == ours)
+    }
+
+    /// Deletes an image, lifting the `protected` flag the catalog gave it first.
+    async fn delete_unprotected(&self, gid: &str) -> anyhow::Result<()> {
+        match self.delete_raw(gid).await {
+            Ok(()) | Err(OsError::NotFound { .. }) => Ok(()),
+            Err(OsError::Protected { .. }) => {
+                let op = crate::openstack::glance::PatchOp {
+                    op: crate::openstack::glance::PatchKind::Replace,
+                    path: "/protected".into(),
+                    value: Some(serde_json::json!(false)),
+                };
+                match self.glance.patch(gid, &[op]).await {
+                    Ok(_) | Err(OsError::NotFound { .. }) => {}
+                    Err(e) => return Err(e.into_anyhow()),
+                }
+                self.delete_if_exists(gid).await
+            }
             Err(e) => Err(e.into_anyhow()),
         }
     }
 
-    /// Another run's verified image of the same build already holds the stable name.
-    async fn promoted_twin(&self, ours: &GlanceImage, want: &Desired) -> anyhow::Result<bool> {
-        let all = observe(self.glance).await?;
-        Ok(all.iter().any(|g| {
-            g.id != ours.id
-                && g.properties.get(ID_PROPERTY) == ours.properties.get(ID_PROPERTY)
-                && g.properties.get(crate::catalog::VERSION_PROPERTY)
-                    == ours.properties.get(crate::catalog::VERSION_PROPERTY)
-                && g.os_hash_value.is_some()
-                && g.os_hash_value == ours.os_hash_value
-                && holds_promotion(g, want)
-        }))
+    /// `DELETE`, where a concurrent run deleting the same image counts as done: Glance then
+    /// answers 404, or 400 "status transition from deleted to deleted".
+    async fn delete_raw(&self, gid: &str) -> Result<(), OsError> {
+        match self.glance.delete(gid).await {
+            Err(e) if !matches!(e, OsError::NotFound { .. }) => match self.glance.get(gid).await {
+                Err(OsError::NotFound { .. }) => Ok(()),
+                Ok(g) if g.status == "deleted" || g.status == "pending_delete" => Ok(()),
+                _ => Err(e),
+            },
+            r => r,
+        }
     }
 
     async fn delete_if_exists(&self, gid: &str) -> anyhow::Result<()> {
-        match self.glance.delete(gid).await {
+        match self.delete_raw(gid).await {
             Ok(()) | Err(OsError::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into_anyhow()),
         }
@@ -379,6 +508,20 @@ impl Executor<'_> {
                 .map_err(OsError::into_anyhow)?;
         }
         Ok(())
+    }
+
+    /// `properties` plus this run's claim.
+    fn claimed(&self, properties: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        let until = jiff::Timestamp::now()
+            .checked_add(jiff::SignedDuration::try_from(self.claim_ttl).unwrap_or_default())
+            .unwrap_or(jiff::Timestamp::MAX);
+        let mut p = properties.clone();
+        p.insert(CLAIM_PROPERTY.into(), self.run.0.clone());
+        p.insert(
+            CLAIM_UNTIL_PROPERTY.into(),
+            until.round(jiff::Unit::Second).unwrap_or(until).to_string(),
+        );
+        p
     }
 
     /// Creates, fills, verifies and promotes a new image. On any failure after the image
@@ -426,7 +569,7 @@ impl Executor<'_> {
             protected: false,
             hidden: false,
             tags: want.tags.clone(),
-            properties: want.properties.clone(),
+            properties: self.claimed(&want.properties),
         };
         let created = self
             .glance
@@ -451,9 +594,13 @@ impl Executor<'_> {
                 return Err(e.context(what));
             }
         };
-        // Convergent under concurrency: an equal verified image already holds the name, so
+        // Convergent under concurrency: when an equal verified image already holds the name,
         // ours is a duplicate: discard it instead of promoting a second one.
-        if self.promoted_twin(&verified.image, &want).await? {
+        let version = lock.build.version.clone();
+        let fresh = self.fresh(id).await?;
+        if pick_current(fresh.iter(), &version, &want).is_some_and(|cur| {
+            holds_promotion(cur, &want) && is_duplicate_of(&verified.image, cur, &want)
+        }) {
             self.delete_if_exists(&gid).await?;
             (self.events)(&Event::ImageCleanedUp {
                 image_id: id.into(),
@@ -462,7 +609,36 @@ impl Executor<'_> {
             });
             return Ok(());
         }
-        self.promote(&verified.image, &want).await?;
+        // Our claim must still hold with a margin: an expired claim may be being cleaned up by
+        // another run right now, and must never receive the stable name.
+        let left = Claim::of(&verified.image)
+            .map(|c| c.remaining(jiff::Timestamp::now()))
+            .unwrap_or_default();
+        if left < claim::PROMOTE_MARGIN {
+            let _ = self.delete_if_exists(&gid).await;
+            anyhow::bail!(
+                "image {gid} is verified, but its claim expired during the transfer (--claim-ttl {} s); it was deleted, not promoted",
+                self.claim_ttl.as_secs()
+            );
+        }
+        if let Err(e) = self.promote(&verified.image, &want).await {
+            // Deleted under us as the younger copy of a concurrent run's promotion: fine when
+            // that run's image holds the name.
+            let gone = matches!(self.glance.get(&gid).await, Err(OsError::NotFound { .. }));
+            if !(gone && matches!(self.settle(id, &gid, &want, &version).await, Ok(false))) {
+                return Err(e);
+            }
+        }
+        // Another run may have promoted a copy at the same moment: one stays, by a rule every
+        // run applies alike.
+        if !self.settle(id, &gid, &want, &version).await? {
+            (self.events)(&Event::ImageCleanedUp {
+                image_id: id.into(),
+                glance_id: gid,
+                name: want.name,
+            });
+            return Ok(());
+        }
         (self.events)(&Event::ImageImported {
             image_id: id.into(),
             glance_id: gid,
@@ -488,6 +664,9 @@ impl Executor<'_> {
             after.visibility = want.visibility.clone();
             after.protected = want.protected;
             after.hidden = want.hidden;
+            // The claim ends with the promotion (a promoted image is nobody's leftover).
+            after.properties.remove(CLAIM_PROPERTY);
+            after.properties.remove(CLAIM_UNTIL_PROPERTY);
             self.glance
                 .patch(gid, &patch_ops(&current, &after))
                 .await
@@ -750,12 +929,6 @@ fn summary(lock: &LockedImage, glance: &GlanceCheck) -> String {
             format!("{ours}; Glance hash `{a}` not comparable (size matches)")
         }
     }
-}
-
-/// The planner's leftover rule, re-checked on a fresh record before a cleanup deletes it.
-fn is_leftover(g: &GlanceImage) -> bool {
-    g.name.starts_with(super::TMP_PREFIX)
-        || super::plan::FAILED_STATUSES.contains(&g.status.as_str())
 }
 
 /// Whether Glance's record of an image holds what promotion gives it.

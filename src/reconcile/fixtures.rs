@@ -17,6 +17,7 @@ pub fn ctx() -> PlanContext {
         cloud: "test".into(),
         managed_tag: TAG.into(),
         now: "2026-11-25T12:00:00Z".parse().unwrap(),
+        live_claims: BTreeSet::new(),
     }
 }
 

@@ -13,9 +13,11 @@
 //!    renamed to `<Name> YYYYMMDD` (its build date). At every moment at least one verified image
 //!    carries the stable name; there is never a moment with none.
 //! 4. **Nothing unverified is ever visible.** Temporary images are private and unprotected and
-//!    never adopted: any image named `image-crawler-tmp-…` that carries our
-//!    [`ID_PROPERTY`](crate::catalog::ID_PROPERTY) is leftover from an interrupted run and is
-//!    deleted ([`Action::Cleanup`]), as is a managed image stuck in a non-active state.
+//!    never adopted: an image named `image-crawler-tmp-…` that carries our
+//!    [`ID_PROPERTY`](crate::catalog::ID_PROPERTY) and whose [`claim`] is dead is leftover
+//!    from an interrupted run and is deleted ([`Action::Cleanup`]), as is a managed image stuck
+//!    in a non-active state or an active copy of the current build. Under a live claim it is a
+//!    concurrent run's work in progress and is left alone.
 //! 5. **Only what the tool owns is touched.** Managed images are found by the
 //!    `image_crawler_id` property. The property keys the tool set from the catalog are recorded
 //!    in [`MANAGED_KEYS_PROPERTY`] (and tags in [`MANAGED_TAGS_PROPERTY`]), so a key the catalog
@@ -31,6 +33,7 @@
 //! after checking its [`Plan::fingerprint`] still matches the inputs.
 
 pub mod apply;
+pub mod claim;
 pub mod conformance;
 pub mod download;
 pub mod plan;

@@ -1,8 +1,11 @@
 //! The planner: a PURE function from catalog + lockfiles + observed Glance images to a [`Plan`].
 //!
 //! Per catalog image (its lockfile gives the wanted version):
-//! - leftover temporary images (`image-crawler-tmp-…`) and managed images stuck in a
-//!   non-active state (`queued`, `saving`, `importing`, `uploading`, `killed`) → `Cleanup`;
+//! - leftover temporary images (`image-crawler-tmp-…` whose claim is not live, see
+//!   [`super::claim`]), managed images stuck in a non-active state (`queued`, `saving`,
+//!   `importing`, `uploading`, `killed`) and active copies of the current image (same build,
+//!   same sha512: two applies imported it at once) → `Cleanup`; temporary images under a live
+//!   claim are a concurrent apply's work and are not planned;
 //! - no active managed image carries the locked version → `Import`;
 //! - the current image's metadata differs from the desired metadata → `UpdateMetadata`, one
 //!   [`FieldDiff`] per field (drift and catalog changes look the same);
@@ -23,6 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
+use super::claim::Claim;
 use super::{
     Action, Change, FieldDiff, MANAGED_KEYS_PROPERTY, MANAGED_TAGS_PROPERTY, PLAN_FORMAT_VERSION,
     Plan, TMP_PREFIX,
@@ -60,6 +64,9 @@ pub struct PlanContext {
     /// The planning time: `uuid_validity: YYYY-MM-DD` is compared with its UTC date, and
     /// images to be imported get it as `created_at` in the planned state.
     pub now: jiff::Timestamp,
+    /// Run ids whose claims are live ([`super::claim`]): their temporary images belong to an
+    /// apply still at work and are left alone.
+    pub live_claims: BTreeSet<String>,
 }
 
 impl PlanContext {
@@ -467,6 +474,10 @@ fn plan_image(
     let mut live: Vec<&GlanceImage> = Vec::new();
     for g in mine {
         if g.name.starts_with(TMP_PREFIX) {
+            if Claim::of(g).is_some_and(|c| ctx.live_claims.contains(&c.run.0)) {
+                // Another apply is importing it: not ours to judge (see `claim`).
+                continue;
+            }
             let reason = format!(
                 "leftover temporary image of an interrupted apply ({})",
                 g.status
@@ -482,18 +493,24 @@ fn plan_image(
     }
 
     // The current image: active, of the locked version; the stable name and visibility break ties.
-    let current = live
-        .iter()
-        .filter(|g| g.status == "active" && g.properties.get(VERSION_PROPERTY) == Some(version))
-        .min_by_key(|g| {
-            (
-                g.name != want.name,
-                g.hidden,
-                g.created_at.clone(),
-                g.id.clone(),
-            )
+    let current = pick_current(live.iter().copied(), version, &want);
+    // Copies of the current build (two applies imported it at once): the same bytes, so one is
+    // enough; the others are deleted rather than kept as hidden duplicates.
+    let duplicates: BTreeSet<&str> = current
+        .map(|cur| {
+            live.iter()
+                .filter(|g| is_duplicate_of(g, cur, &want))
+                .map(|g| g.id.as_str())
+                .collect()
         })
-        .copied();
+        .unwrap_or_default();
+    for g in live.iter().filter(|g| duplicates.contains(g.id.as_str())) {
+        let cur = current.map(|c| c.id.as_str()).unwrap_or_default();
+        let reason = format!("duplicate of the current image {cur} (same build and sha512)");
+        out.push(change(Action::Cleanup, g, reason, vec![]));
+    }
+    live.retain(|g| !duplicates.contains(g.id.as_str()));
+
     match current {
         None => {
             let previous: Vec<String> = live
@@ -595,6 +612,40 @@ fn plan_image(
             out.push(change(action, old, reason, diffs));
         }
     }
+}
+
+/// The current image among `live` (non-temporary) images: active, of the locked version; the
+/// stable name, then not hidden, then the oldest wins (apply re-checks with the same rule).
+pub(crate) fn pick_current<'a>(
+    live: impl Iterator<Item = &'a GlanceImage>,
+    version: &str,
+    want: &Desired,
+) -> Option<&'a GlanceImage> {
+    live.filter(|g| {
+        g.status == "active"
+            && !g.name.starts_with(TMP_PREFIX)
+            && g.properties.get(VERSION_PROPERTY).map(String::as_str) == Some(version)
+    })
+    .min_by_key(|g| {
+        (
+            g.name != want.name,
+            g.hidden,
+            g.created_at.clone(),
+            g.id.clone(),
+        )
+    })
+}
+
+/// Whether `g` is a copy of the current image `cur`: same build, same bytes (Glance's hash),
+/// active, and not protected by anyone but the catalog.
+pub(crate) fn is_duplicate_of(g: &GlanceImage, cur: &GlanceImage, want: &Desired) -> bool {
+    g.id != cur.id
+        && g.status == "active"
+        && g.properties.get(VERSION_PROPERTY) == cur.properties.get(VERSION_PROPERTY)
+        && g.os_hash_value.is_some()
+        && g.os_hash_value == cur.os_hash_value
+        && g.size == cur.size
+        && (!g.protected || want.protected)
 }
 
 /// A digest of everything the plan depends on (except the date).

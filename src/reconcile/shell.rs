@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use anyhow::Context as _;
 
 use super::plan::{PlanContext, plan, planned_state};
-use super::{Plan, apply, conformance};
+use super::{Plan, apply, claim, conformance};
 use crate::catalog::{self, Catalog, Image};
 use crate::cli::{GlobalArgs, TargetArgs};
 use crate::error::ResultExt as _;
@@ -254,11 +254,13 @@ pub async fn observe_and_plan(
     inputs: &Inputs,
 ) -> anyhow::Result<Planned> {
     let observed = apply::observe(glance).await?;
+    let now = jiff::Timestamp::now();
     let ctx = PlanContext {
         cloud: target.cloud_label(),
         region: glance.session().config().region.clone(),
         managed_tag: inputs.catalog.managed_tag(),
-        now: jiff::Timestamp::now(),
+        now,
+        live_claims: claim::live_claims(&observed, now, &claim::ThisHost::default()),
     };
     let plan = plan(&target.images, &inputs.locks, &observed, &ctx);
     Ok(Planned {

@@ -602,3 +602,66 @@ fn a_rollback_to_an_older_image_still_in_glance_is_warned() {
     assert_eq!(promote.warnings.len(), 1, "{promote:?}");
     assert!(promote.warnings[0].contains("older than 4"));
 }
+
+#[test]
+fn a_temporary_image_under_a_live_claim_is_left_to_its_run() {
+    use crate::reconcile::claim::{CLAIM_PROPERTY, CLAIM_UNTIL_PROPERTY};
+    let img = image(ID, NAME);
+    let l = lock(ID, "2", "2026-11-02");
+    let claimed = |gid: &str, run: &str| {
+        let mut g = glance_bare(gid, ID, &super::super::tmp_name(ID, "2"), "saving", "2");
+        g.properties.insert(CLAIM_PROPERTY.into(), run.into());
+        g.properties
+            .insert(CLAIM_UNTIL_PROPERTY.into(), "2026-11-25T13:00:00Z".into());
+        g
+    };
+    let mut c = ctx();
+    c.live_claims.insert("host/1/2/busy".into());
+    let observed = [
+        claimed("t1", "host/1/2/busy"),
+        claimed("t2", "host/3/4/gone"),
+    ];
+    let p = plan(&[&img], &locks(l), &observed, &c);
+    assert_eq!(
+        actions(&p),
+        [(Action::Cleanup, Some("t2")), (Action::Import, None)],
+        "the live run's image is not cleaned up; the dead run's is"
+    );
+}
+
+#[test]
+fn copies_of_the_current_build_are_deleted_not_kept_hidden() {
+    let img = image(ID, NAME);
+    let l = lock(ID, "1", "2026-11-01");
+    let mut a = glance_current("ga", &img, &l);
+    let mut b = glance_current("gb", &img, &l);
+    for g in [&mut a, &mut b] {
+        g.os_hash_value = Some("ff".repeat(64));
+        g.size = Some(1024);
+    }
+    a.created_at = "2026-11-01T01:00:00Z".into();
+    b.created_at = "2026-11-01T02:00:00Z".into();
+    // Both hold the name (two applies promoted at once): the older stays.
+    let p = run(&img, &l, &[a.clone(), b.clone()]);
+    assert_eq!(actions(&p), [(Action::Cleanup, Some("gb"))]);
+    assert!(
+        p.changes[0]
+            .reason
+            .contains("duplicate of the current image ga")
+    );
+    // A hidden rotated copy of the same bytes goes too; other bytes under one version stay
+    // an old generation (rotated, as before).
+    b.name = format!("{NAME} 20261101");
+    b.hidden = true;
+    assert_eq!(
+        actions(&run(&img, &l, &[a.clone(), b.clone()])),
+        [(Action::Cleanup, Some("gb"))]
+    );
+    b.os_hash_value = Some("ee".repeat(64));
+    let p = run(&img, &l, &[a.clone(), b.clone()]);
+    assert!(
+        !p.changes.iter().any(|c| c.action == Action::Cleanup),
+        "{p:#?}"
+    );
+    assert_converges(&img, &l, &[a, b]);
+}
