@@ -101,6 +101,13 @@ pub enum Command {
     /// Writes `<output>/<id>/<version>/` (the qcow2, SHA256SUMS, SHA256SUMS.asc when signing,
     /// manifest.json) atomically, and the engine's log to `<output>/logs/`.
     Build(BuildArgs),
+    /// Upload built artifact directories to their recipe's `publish` container (S3).
+    ///
+    /// Checksums, signature and manifest first, the image last, so `check` never sees a half
+    /// published build; versions already in the store are skipped. Credentials from
+    /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (SigV4, region AWS_REGION, default us-east-1);
+    /// anonymous without them.
+    Publish(PublishArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 }
@@ -303,6 +310,25 @@ pub struct BuildArgs {
     /// An armoured OpenPGP secret key (no passphrase) that signs SHA256SUMS.
     #[arg(long, value_name = "FILE", env = "IMAGE_CRAWLER_SIGNING_KEY")]
     pub signing_key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PublishArgs {
+    /// Only these image ids (globs allowed); all enabled `diskimage-builder` images when absent.
+    #[arg(value_name = "IDS")]
+    pub ids: Vec<String>,
+    /// The artifact tree `build` wrote.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "builds",
+        env = "IMAGE_CRAWLER_BUILDS"
+    )]
+    pub output: PathBuf,
+    /// Make every uploaded object world-readable (canned ACL `public-read`), for stores where
+    /// a bucket policy does not already do so.
+    #[arg(long)]
+    pub public: bool,
 }
 
 #[derive(Debug, Clone, Args)]

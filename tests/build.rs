@@ -13,6 +13,10 @@ fn fake_engine() -> PathBuf {
 }
 
 fn catalog(dir: &Path, signed: bool) -> PathBuf {
+    catalog_publishing_to(dir, signed, "http://127.0.0.1:9/builds")
+}
+
+fn catalog_publishing_to(dir: &Path, signed: bool, publish: &str) -> PathBuf {
     let cat = dir.join("catalog");
     std::fs::create_dir_all(&cat).unwrap();
     std::fs::write(
@@ -33,9 +37,11 @@ images:
         environment:
           DIB_CLOUD_INIT_DATASOURCES: "ConfigDrive, OpenStack"
         publish:
-          url: http://127.0.0.1:9/builds
+          url: {publish}
           listing: s3
           signed: {signed}
+    signature:
+      policy: if-published
     glance:
       min_disk: 3
       min_ram: 512
@@ -270,4 +276,142 @@ fn a_signing_key_signs_the_checksum_file() {
         .output()
         .unwrap();
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+}
+
+/// A real S3 server (moto, from PyPI; tests/run.sh installs it into tests/.cache/moto) on
+/// 127.0.0.1, stopped on drop.
+struct Moto {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let exe = std::env::var_os("IMAGE_CRAWLER_TEST_MOTO")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("tests/.cache/moto/bin/moto_server"));
+        assert!(
+            exe.is_file(),
+            "{} is missing: tests/run.sh installs moto[server] there",
+            exe.display()
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut child = std::process::Command::new(exe)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Moto { child, url };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("moto_server did not start on port {port}");
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// curl's status code and body.
+fn curl(args: &[&str]) -> (u16, Vec<u8>) {
+    let o = std::process::Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl");
+    let text = o.stdout;
+    let split = text.iter().rposition(|b| *b == b'\n').unwrap();
+    let code = String::from_utf8_lossy(&text[split + 1..]).parse().unwrap();
+    (code, text[..split].to_vec())
+}
+
+fn cli(dir: &Path, cat: &Path) -> Command {
+    let mut c = Command::cargo_bin("image-crawler").unwrap();
+    c.current_dir(dir)
+        .args(["--catalog", cat.to_str().unwrap()])
+        .env("AWS_ACCESS_KEY_ID", "build-test")
+        .env("AWS_SECRET_ACCESS_KEY", "build-test-secret-value")
+        .env("AWS_REGION", "us-east-1")
+        .env("IMAGE_CRAWLER_CACHE_DIR", dir.join("http-cache"));
+    c
+}
+
+/// build -> publish (S3, SigV4) -> check: the published build is discovered through the
+/// object-storage source and locked with the image's digest; a second publish uploads nothing.
+#[test]
+fn a_published_build_is_what_check_locks() {
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let bucket = format!("{}/builds", moto.url);
+    // A bucket anyone can list, as a public image store is (check reads anonymously); its
+    // objects are made readable by `publish --public` (canned ACL `public-read`), writing
+    // needs the signed requests of `publish`.
+    let acl = ["-H", "x-amz-acl: public-read", "-X", "PUT"];
+    assert_eq!(curl(&[&acl[..], &[bucket.as_str()]].concat()).0, 200);
+    let cat = catalog_publishing_to(tmp.path(), false, &bucket);
+    let out = cli(tmp.path(), &cat)
+        .args(["build", "--format", "json", "--output", "out"])
+        .arg("--engine")
+        .arg(fake_engine())
+        .assert()
+        .success();
+    let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let version = report["builds"][0]["version"].as_str().unwrap().to_owned();
+    let sha = report["builds"][0]["sha256"].as_str().unwrap().to_owned();
+
+    let out = cli(tmp.path(), &cat)
+        .args(["publish", "--public", "--format", "json", "--output", "out"])
+        .assert()
+        .success();
+    let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let p = format!("debian-12-dib/{version}/");
+    assert_eq!(
+        report["published"][0]["uploaded"],
+        serde_json::json!([
+            format!("{p}SHA256SUMS"),
+            format!("{p}manifest.json"),
+            format!("{p}debian-12-dib.qcow2"),
+        ])
+    );
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(!stderr.contains("build-test-secret-value"), "{stderr}");
+    // What is in the store is the artifact, byte for byte.
+    let (code, got) = curl(&[&format!("{bucket}/{p}debian-12-dib.qcow2")]);
+    assert_eq!(code, 200);
+    assert_eq!(hex::encode(sha2::Sha256::digest(&got)), sha);
+
+    let again = cli(tmp.path(), &cat)
+        .args(["publish", "--public", "--format", "json", "--output", "out"])
+        .assert()
+        .success();
+    let again: serde_json::Value = serde_json::from_slice(&again.get_output().stdout).unwrap();
+    assert_eq!(again["published"][0]["already_published"], true);
+    assert_eq!(again["published"][0]["uploaded"], serde_json::json!([]));
+
+    cli(tmp.path(), &cat)
+        .args(["--state", "state", "check", "--no-cache"])
+        .assert()
+        .success();
+    let lock = std::fs::read_to_string(tmp.path().join("state/debian-12-dib.toml")).unwrap();
+    assert!(lock.contains(&version), "{lock}");
+    assert!(lock.contains(&sha), "{lock}");
+    assert!(
+        lock.contains(&format!("{bucket}/{p}debian-12-dib.qcow2")),
+        "{lock}"
+    );
 }

@@ -13,6 +13,7 @@ const VERBS: &[&str] = &[
     "apply",
     "audit",
     "build",
+    "publish",
     "completions",
 ];
 

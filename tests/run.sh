@@ -27,6 +27,14 @@ if ((${#need_apt[@]})); then
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
 fi
 
+# tests/build.rs publishes to a real S3 server on 127.0.0.1: moto, from PyPI, in a venv.
+moto_venv="$root/tests/.cache/moto"
+if [[ ! -x $moto_venv/bin/moto_server ]]; then
+  log "installing moto[server] into $moto_venv"
+  python3 -m venv "$moto_venv"
+  "$moto_venv/bin/pip" install -q 'moto[server]'
+fi
+
 # 2. Which test targets: all of tests/*.rs, minus shared_* when ../shared is absent.
 shared_dir="$root/../shared/upstream-samples"
 targets=()

@@ -15,7 +15,9 @@
 
 pub mod engine;
 pub mod manifest;
+pub mod publish;
 pub mod run;
+pub mod sigv4;
 
 use sha2::{Digest, Sha256};
 

@@ -7,6 +7,7 @@ mod check;
 mod completions;
 mod plan;
 mod propose;
+mod publish;
 mod schema;
 mod status;
 mod validate;
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> ExitStatus {
         Command::Apply(args) => block_on(apply::run(&cli.global, args, &printer)),
         Command::Audit(args) => block_on(audit::run(&cli.global, args, &printer)),
         Command::Build(args) => build::run(&cli.global, args, &printer),
+        Command::Publish(args) => block_on(publish::run(&cli.global, args, &printer)),
     };
     match result {
         Ok(status) => status,
