@@ -137,6 +137,44 @@ pub fn exit_status(err: &anyhow::Error) -> ExitStatus {
 ///   hint: the file is not (or no longer) published there; …
 /// ```
 pub fn render(err: &anyhow::Error) -> String {
+    let (lines, hints) = parts(err);
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        if i == 0 {
+            out.push_str(&format!("error: {line}\n"));
+        } else {
+            out.push_str(&format!("  caused by: {line}\n"));
+        }
+    }
+    for h in hints {
+        out.push_str(&format!("  hint: {h}\n"));
+    }
+    // Last line of defence: no secret the process holds reaches stderr.
+    crate::secrets::scrub(&out)
+}
+
+/// The JSON form of an error (`--format json`, on stderr; docs/exit-codes.md):
+/// `{"format_version": 1, "type": "error", "error", "caused_by": [..], "hints": [..], "exit_code"}`.
+pub fn render_json(err: &anyhow::Error) -> String {
+    // Scrubbed string by string, before JSON escaping could hide a secret from the scrub.
+    let scrub =
+        |v: Vec<String>| -> Vec<String> { v.iter().map(|s| crate::secrets::scrub(s)).collect() };
+    let (lines, hints) = parts(err);
+    let (lines, hints) = (scrub(lines), scrub(hints));
+    let mut lines = lines.into_iter();
+    let doc = serde_json::json!({
+        "format_version": 1,
+        "type": "error",
+        "error": lines.next().unwrap_or_default(),
+        "caused_by": lines.collect::<Vec<_>>(),
+        "hints": hints,
+        "exit_code": exit_status(err).code(),
+    });
+    doc.to_string()
+}
+
+/// The message lines (the error, then its causes) and the hints of an error chain.
+fn parts(err: &anyhow::Error) -> (Vec<String>, Vec<String>) {
     let mut lines: Vec<String> = Vec::new();
     let mut hints: Vec<String> = Vec::new();
     for cause in err.chain() {
@@ -156,20 +194,8 @@ pub fn render(err: &anyhow::Error) -> String {
         }
         lines.push(text);
     }
-    let mut out = String::new();
-    for (i, line) in lines.iter().enumerate() {
-        if i == 0 {
-            out.push_str(&format!("error: {line}\n"));
-        } else {
-            out.push_str(&format!("  caused by: {line}\n"));
-        }
-    }
     hints.dedup();
-    for h in hints {
-        out.push_str(&format!("  hint: {h}\n"));
-    }
-    // Last line of defence: no secret the process holds reaches stderr.
-    crate::secrets::scrub(&out)
+    (lines, hints)
 }
 
 #[cfg(test)]

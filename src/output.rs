@@ -107,6 +107,12 @@ impl Printer {
     }
 
     /// Pre-rendered error text (`error: ...` lines) on stderr.
+    /// An error document (`--format json`), one line on stderr.
+    pub fn error_json(&self, doc: &str) {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), "{}", doc.trim_end());
+    }
+
     pub fn error_text(&self, text: &str) {
         let mut t = text.trim_end().to_owned();
         if self.color {

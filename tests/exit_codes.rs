@@ -169,3 +169,41 @@ fn unreachable_keystone_is_75() {
         );
     }
 }
+
+/// With `--format json`, an error is one JSON document, the last line of stderr (log lines
+/// before it stay text), with the same message, causes and hints as the human form, and the
+/// exit code.
+#[test]
+fn errors_in_json_mode_are_json_on_stderr() {
+    let dir = workdir();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_image-crawler"))
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .env("OS_CLIENT_CONFIG_FILE", dir.path().join("missing.yaml"))
+        .args(["--format", "json", "status", "--cloud", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let text = String::from_utf8_lossy(&out.stderr);
+    let last = text.trim_end().lines().last().unwrap_or_default();
+    let doc: serde_json::Value = serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("the last stderr line is not a JSON document ({e}):\n{text}"));
+    assert_eq!(doc["type"], "error", "{doc}");
+    assert_eq!(doc["format_version"], 1, "{doc}");
+    assert_eq!(doc["exit_code"], 4, "{doc}");
+    assert!(
+        doc["error"]
+            .as_str()
+            .unwrap()
+            .contains("no clouds.yaml was found"),
+        "{doc}"
+    );
+    assert!(
+        doc["hints"][0]
+            .as_str()
+            .unwrap()
+            .contains("OS_CLIENT_CONFIG_FILE"),
+        "{doc}"
+    );
+    assert!(doc["caused_by"].is_array(), "{doc}");
+}

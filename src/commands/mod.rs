@@ -35,6 +35,10 @@ pub fn run(cli: Cli) -> ExitStatus {
     };
     match result {
         Ok(status) => status,
+        Err(err) if printer.is_json() => {
+            printer.error_json(&crate::error::render_json(&err));
+            crate::error::exit_status(&err)
+        }
         Err(err) => {
             printer.error_text(&crate::error::render(&err));
             crate::error::exit_status(&err)
