@@ -48,6 +48,8 @@ struct Files {
     files: BTreeMap<String, Vec<u8>>,
     /// Bytes per second when set (to catch an apply mid-upload).
     throttle: Option<usize>,
+    /// Requests served (files or not).
+    hits: usize,
 }
 
 struct Upstream {
@@ -94,7 +96,8 @@ fn serve(mut conn: TcpStream, state: &Mutex<Files>) {
     }
     let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
     let (body, throttle) = {
-        let s = state.lock().unwrap();
+        let mut s = state.lock().unwrap();
+        s.hits += 1;
         (s.files.get(&path).cloned(), s.throttle)
     };
     let Some(body) = body else {
@@ -338,13 +341,17 @@ images:
 // ---------- Glance, seen by the test through the tool's own client ----------
 
 async fn glance() -> Glance {
+    glance_as(CLOUD).await
+}
+
+async fn glance_as(cloud: &str) -> Glance {
     use image_crawler::openstack::config::{ConfigFiles, Environment, resolve};
     let path = clouds_yaml();
     let text = std::fs::read_to_string(&path).expect("read IMAGE_CRAWLER_TEST_CLOUDS");
     let files = ConfigFiles::from_texts(Some((&path, &text)), None).expect("the test clouds.yaml");
     let config = resolve(
         &files,
-        Some(CLOUD),
+        Some(cloud),
         None,
         &Environment::isolated(PathBuf::from(".")),
     )
@@ -1268,4 +1275,81 @@ async fn concurrent_applies_of_a_new_image_converge_to_one() {
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_applies_of_a_bump_converge_to_one_and_keep_the_old() {
     concurrent_applies(true).await;
+}
+
+// ---------- issue 13: the rights the plan needs, checked before the first transfer ----------
+
+/// `gk-demo` is a plain `member` of project demo: Glance's default `publicize_image` policy is
+/// admin-only. Before, apply streamed and verified the whole image, then failed with 403 on the
+/// promotion and left a temporary image.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_credential_that_cannot_publish_is_refused_before_any_transfer() {
+    use image_crawler::openstack::{Hidden, ListFilter};
+    let demo = glance_as("gk-demo").await;
+    let up = Upstream::start();
+    let p = Project::new("rights");
+    p.catalog(&Spec::default()); // visibility: public
+    let b = random_bytes(1 << 20, 101);
+    let u = up.put("/rights.img", b.clone());
+    p.lock("1", "2026-11-01", &u, &b, &[HashAlgorithm::Sha256]);
+    let out = p.run(&["apply", "--cloud", "gk-demo", "--yes"]);
+    assert_eq!(out.status.code(), Some(5), "refused before anything ran");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("may not make images public")
+            && err.contains("publicize_image")
+            && err.contains("hint:"),
+        "{err}"
+    );
+    assert_eq!(
+        up.state.lock().unwrap().hits,
+        0,
+        "no byte was fetched from upstream"
+    );
+    let token = demo.session().token().await.unwrap();
+    let left: Vec<GlanceImage> = demo
+        .list(&ListFilter {
+            visibility: Some("all".into()),
+            hidden: Hidden::Include,
+            owner: token.project_id.clone(),
+            ..ListFilter::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| {
+            i.properties.get(ID_PROPERTY) == Some(&p.id)
+                || i.name.starts_with("image-crawler-probe-")
+        })
+        .collect();
+    assert!(
+        left.is_empty(),
+        "no temporary image, no probe left: {left:#?}"
+    );
+
+    // The same credential may apply what it may publish: a private image goes through.
+    let yaml = std::fs::read_to_string(p.path("catalog/test.yaml")).unwrap();
+    std::fs::write(
+        p.path("catalog/test.yaml"),
+        yaml.replace("visibility: public", "visibility: private"),
+    )
+    .unwrap();
+    let out = p.run(&["apply", "--cloud", "gk-demo", "--yes"]);
+    assert_eq!(out.status.code(), Some(0));
+    let token = demo.session().token().await.unwrap();
+    let mine: Vec<GlanceImage> = demo
+        .list(&ListFilter {
+            visibility: Some("all".into()),
+            hidden: Hidden::Include,
+            owner: token.project_id.clone(),
+            ..ListFilter::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.properties.get(ID_PROPERTY) == Some(&p.id))
+        .collect();
+    assert_eq!(mine.len(), 1, "{mine:#?}");
+    assert_eq!(mine[0].name, p.name);
+    let _ = demo.delete(&mine[0].id).await;
 }

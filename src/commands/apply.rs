@@ -11,7 +11,7 @@ use crate::exit::ExitStatus;
 use crate::output::Printer;
 use crate::reconcile::apply::{self, Event, Executor, NoProgress, Progress};
 use crate::reconcile::claim::RunId;
-use crate::reconcile::{Plan, render, shell};
+use crate::reconcile::{Plan, render, rights, shell};
 use crate::upstream::fetch::Fetcher;
 
 pub async fn run(
@@ -84,6 +84,13 @@ pub async fn run(
             continue;
         }
         confirm(args.yes, printer)?;
+        // Before the first transfer: may this credential publish what the plan publishes?
+        rights::probe(
+            &glance,
+            &target.label(),
+            &rights::needed_visibilities(&plan, &target.images),
+        )
+        .await?;
         let events = |e: &Event| report(printer, e);
         let executor = Executor {
             glance: &glance,

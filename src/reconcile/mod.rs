@@ -38,6 +38,7 @@ pub mod conformance;
 pub mod download;
 pub mod plan;
 pub mod render;
+pub mod rights;
 pub mod shell;
 pub mod transfer;
 
