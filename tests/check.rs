@@ -621,3 +621,35 @@ fn the_recency_notice_only_where_the_official_test_would_fail() {
         "{out}"
     );
 }
+
+/// Offline (every upstream host unreachable): one summary error with a hint about network and
+/// `--mirror`, not one error per URL, and exit 75 (docs/exit-codes.md: tempfail).
+#[test]
+fn every_upstream_unreachable_is_one_summary_line_and_exit_75() {
+    let env = Env::new();
+    // A mirror nobody listens on: port 9 (discard) on 127.0.0.1 refuses the connection.
+    let out = Command::cargo_bin("image-crawler")
+        .unwrap()
+        .env("IMAGE_CRAWLER_CACHE_DIR", env.cache.path())
+        .env("NO_COLOR", "1")
+        .arg("check")
+        .arg("--catalog")
+        .arg(&env.catalog)
+        .arg("--state")
+        .arg(env.state.path())
+        .arg("--mirror")
+        .arg(format!("{UPSTREAM}=http://127.0.0.1:9/"))
+        .args(["example-9", "other-1", "tool"])
+        .assert();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 75, "{err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(
+        errors,
+        ["error: no upstream host was reachable (3 images)"],
+        "{err}"
+    );
+    assert!(err.contains("hint:") && err.contains("--mirror"), "{err}");
+    assert!(!err.contains("SHA256SUMS"), "no error per URL: {err}");
+    assert!(env.locks().is_empty());
+}

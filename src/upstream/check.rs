@@ -59,6 +59,9 @@ pub struct Failure {
     pub hint: String,
     /// A later run may succeed without any change (5xx, timeouts).
     pub transient: bool,
+    /// No connection to the host at all (DNS, refused, no route): the run may be offline.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unreachable: bool,
 }
 
 /// The report of one image.
@@ -253,6 +256,7 @@ pub async fn run(
                             status: None,
                             hint: "check that the state directory exists and is writable".into(),
                             transient: false,
+                            unreachable: false,
                         },
                         report.from.clone(),
                     );
@@ -303,6 +307,7 @@ async fn check_image(
                     status: None,
                     hint: "fix or delete the lockfile; `check` rewrites it from upstream".into(),
                     transient: false,
+                    unreachable: false,
                 },
                 None,
             );
@@ -319,6 +324,7 @@ async fn check_image(
                     status: e.status(),
                     hint: e.hint(),
                     transient: e.is_transient(),
+                    unreachable: e.is_unreachable(),
                 },
                 from,
             );
@@ -357,6 +363,7 @@ pub fn decide(
                     status: None,
                     hint: e.hint().into(),
                     transient: false,
+                    unreachable: false,
                 },
                 from,
             );
@@ -392,6 +399,7 @@ pub fn decide(
                 hint: "the distributor's metadata is incomplete; the lockfile is left as it is"
                     .into(),
                 transient: false,
+                unreachable: false,
             },
             from,
         );
@@ -453,6 +461,26 @@ pub fn render_human(report: &CheckReport, verbose: bool) -> HumanLines {
         errors: Vec::new(),
         summary: String::new(),
     };
+    // Offline: every failure is "could not connect" and no byte came back from anywhere. One
+    // summary line then says so (41 errors, one per URL, hide the cause); -v shows them all.
+    let failures: Vec<&Failure> = report
+        .images
+        .values()
+        .filter_map(|r| r.error.as_ref())
+        .collect();
+    let offline = !failures.is_empty()
+        && failures.iter().all(|f| f.unreachable)
+        && report.http.bytes == 0
+        && report.http.not_modified == 0;
+    if offline {
+        out.errors.push(format!(
+            "error: no upstream host was reachable ({} image{})\n\
+             hint: `check` reads the distributors' own hosts; connect this machine to them, or \
+             point it at a local copy with `--mirror FROM=TO` (or `settings.mirrors`); `-v` shows every failed URL",
+            failures.len(),
+            if failures.len() == 1 { "" } else { "s" }
+        ));
+    }
     for (id, r) in &report.images {
         let to = r.to.as_deref().unwrap_or("?");
         let date = r.build_date.as_deref().unwrap_or("?");
@@ -496,7 +524,9 @@ pub fn render_human(report: &CheckReport, verbose: bool) -> HumanLines {
             )),
             _ => {}
         }
-        if let Some(e) = &r.error {
+        if let Some(e) = &r.error
+            && (verbose || !offline)
+        {
             let mut text = format!("error: {id}: {}", e.message);
             text.push_str(&format!("\nhint: {}", e.hint));
             out.errors.push(text);

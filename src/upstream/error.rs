@@ -114,6 +114,11 @@ impl DiscoverError {
     }
 
     /// Worth retrying later (a later run may succeed without any change on our side).
+    /// The host could not be connected to at all (offline, DNS, refused).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, DiscoverError::Http(e) if e.kind == crate::http::HttpErrorKind::Connect)
+    }
+
     pub fn is_transient(&self) -> bool {
         matches!(self, DiscoverError::Http(e) if e.is_transient())
     }
