@@ -289,6 +289,7 @@ images:
                 metadata_url: format!("{url}.SHA256SUMS"),
                 checksums,
                 signature: SignatureStatus::state(SignatureState::Off),
+                image: None,
             },
         };
         image_crawler::lock::store::write_if_changed(&self.dir.path().join("state"), &lock)
@@ -1352,4 +1353,175 @@ async fn a_credential_that_cannot_publish_is_refused_before_any_transfer() {
     assert_eq!(mine.len(), 1, "{mine:#?}");
     assert_eq!(mine[0].name, p.name);
     let _ = demo.delete(&mine[0].id).await;
+}
+
+// ---------- compressed upstream artifacts ----------
+
+fn compress(kind: &str, data: &[u8]) -> Vec<u8> {
+    match kind {
+        "xz" => {
+            let mut w =
+                lzma_rust2::XzWriter::new(Vec::new(), lzma_rust2::XzOptions::with_preset(1))
+                    .unwrap();
+            w.write_all(data).unwrap();
+            w.finish().unwrap()
+        }
+        "gz" => {
+            let mut w = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            w.write_all(data).unwrap();
+            w.finish().unwrap()
+        }
+        _ => unreachable!(),
+    }
+}
+
+/// A disk image that compresses (runs of a pattern with noise), as real images do.
+fn compressible_image(len: usize, seed: u64) -> Vec<u8> {
+    let noise = random_bytes(len / 16, seed);
+    (0..len)
+        .map(|i| {
+            if i % 16 == 0 {
+                noise[i / 16]
+            } else {
+                (i / 4096) as u8
+            }
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn xz_and_gzip_artifacts_go_through_check_and_apply_with_both_digests_verified() {
+    let g = glance().await;
+    let up = Upstream::start();
+    for (kind, transfer) in [("xz", "stream"), ("gz", "glance-direct")] {
+        let p = Project::new(&format!("compressed-{kind}"));
+        let image = compressible_image(3 << 20, 41);
+        let artifact = compress(kind, &image);
+        assert!(
+            artifact.len() < image.len() / 2,
+            "{kind}: the fixture compresses"
+        );
+        let url = up.put(&format!("/{kind}/v1/disk.img.{kind}"), artifact.clone());
+        p.catalog(&Spec {
+            transfer,
+            ..Spec::default()
+        });
+        let yaml = std::fs::read_to_string(p.path("catalog/test.yaml")).unwrap();
+        let yaml = yaml
+            .replace("http://127.0.0.1:1/unused", &url)
+            .replace(
+                &format!("sha256:{}", "0".repeat(64)),
+                &format!("sha256:{}", hex::encode(Sha256::digest(&artifact))),
+            )
+            .replace("version: \"0\"", "version: \"1\"");
+        std::fs::write(p.path("catalog/test.yaml"), yaml).unwrap();
+
+        // check locks the artifact's digest and its compression.
+        let out = p.run(&["check"]);
+        assert_eq!(out.status.code(), Some(0), "{kind}");
+        let lock_path = p.path(&format!("state/{}.toml", p.id));
+        let locked = std::fs::read_to_string(&lock_path).unwrap();
+        let lock: LockedImage = toml::from_str(&locked).unwrap();
+        assert_eq!(
+            lock.build.checksums[&HashAlgorithm::Sha256],
+            hex::encode(Sha256::digest(&artifact))
+        );
+        let info = lock.build.image.as_ref().expect("[build.image]");
+        assert_eq!(
+            info.compression.as_str(),
+            if kind == "xz" { "xz" } else { "gzip" }
+        );
+        assert!(info.checksums.is_empty(), "{locked}");
+
+        // apply uploads the decompressed image; Glance's hash is the image's.
+        let out = p.apply(&["--format", "json"]);
+        assert_eq!(out.status.code(), Some(0), "{kind}");
+        let events = String::from_utf8_lossy(&out.stdout);
+        let imported = events
+            .lines()
+            .find(|l| l.contains(r#""type":"image_imported""#))
+            .unwrap_or_else(|| panic!("{kind}: {events}"));
+        assert!(imported.contains("sha256 match lockfile"), "{imported}");
+        assert!(imported.contains("Glance sha512 matches"), "{imported}");
+        let imgs = images_of(&g, &p.id).await;
+        assert_eq!(imgs.len(), 1, "{imgs:#?}");
+        assert_eq!(imgs[0].status, "active");
+        assert_eq!(imgs[0].size, Some(image.len() as u64), "{kind}");
+        assert_eq!(
+            imgs[0].os_hash_value.as_deref(),
+            Some(sha512(&image).as_str()),
+            "{kind}"
+        );
+        assert_eq!(imgs[0].properties["image_source"], url);
+
+        // The first apply recorded the image digest; a re-check keeps the file as it is.
+        let recorded = std::fs::read_to_string(&lock_path).unwrap();
+        let lock: LockedImage = toml::from_str(&recorded).unwrap();
+        assert_eq!(
+            lock.build.image.as_ref().unwrap().checksums[&HashAlgorithm::Sha512],
+            sha512(&image),
+            "{recorded}"
+        );
+        assert_eq!(p.run(&["check"]).status.code(), Some(0));
+        assert_eq!(std::fs::read_to_string(&lock_path).unwrap(), recorded);
+        assert!(p.plan().is_empty(), "{kind}: plan after apply");
+
+        // Glance holding other bytes for that version is seen by plan.
+        let mut tampered = lock.clone();
+        tampered
+            .build
+            .image
+            .as_mut()
+            .unwrap()
+            .checksums
+            .insert(HashAlgorithm::Sha512, "0".repeat(128));
+        image_crawler::lock::store::write_if_changed(&p.path("state"), &tampered).unwrap();
+        let plan = p.plan();
+        assert!(
+            plan.changes
+                .iter()
+                .any(|c| c.action == image_crawler::reconcile::Action::Import
+                    && c.reason.contains("holds other bytes")),
+            "{plan:#?}"
+        );
+        cleanup(&g, &p.id).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_corrupt_compressed_artifact_leaves_no_image_behind() {
+    let g = glance().await;
+    let up = Upstream::start();
+    let p = Project::new("compressed-corrupt");
+    p.catalog(&Spec::default());
+    let mut artifact = compress("xz", &compressible_image(1 << 20, 43));
+    let n = artifact.len();
+    artifact[n / 2] ^= 0xff;
+    let url = up.put("/corrupt/v1/disk.img.xz", artifact.clone());
+    // The lockfile vouches for the corrupt bytes: the decoder must still refuse them.
+    p.lock("1", "2026-11-01", &url, &artifact, &[HashAlgorithm::Sha256]);
+    let lock_path = p.path(&format!("state/{}.toml", p.id));
+    let mut lock: LockedImage =
+        toml::from_str(&std::fs::read_to_string(&lock_path).unwrap()).unwrap();
+    lock.build.image = Some(image_crawler::lock::ImageInfo {
+        compression: image_crawler::lock::Compression::Xz,
+        checksums: BTreeMap::new(),
+    });
+    image_crawler::lock::store::write_if_changed(&p.path("state"), &lock).unwrap();
+    let out = p.apply(&[]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("xz decompression"), "{err}");
+    assert!(images_of(&g, &p.id).await.is_empty());
+
+    // web-download cannot decompress: refused before any cloud is contacted.
+    p.catalog(&Spec {
+        transfer: "web-download",
+        ..Spec::default()
+    });
+    let out = p.run(&["plan", "--cloud", CLOUD]);
+    assert_eq!(out.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot decompress"), "{err}");
+    assert!(err.contains("hint: use `transfer: stream`"), "{err}");
 }

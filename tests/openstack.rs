@@ -705,6 +705,7 @@ async fn status_reports_managed_images_against_lockfiles() {
             metadata_url: "https://example.org/SHA256SUMS".into(),
             checksums: BTreeMap::from([(HashAlgorithm::Sha256, "ab".repeat(32))]),
             signature: SignatureStatus::state(SignatureState::Off),
+            image: None,
         },
     };
     let state = tempfile::tempdir().unwrap();

@@ -37,6 +37,7 @@ fn lock(id: &str, version: &str, checksum_byte: &str) -> LockedImage {
                 key: Some("D2EB44626FDDC30B513D5BB71A5D6C4C7DB87C81".into()),
                 url: None,
             },
+            image: None,
         },
     }
 }

@@ -105,6 +105,7 @@ pub async fn run(
             claim_ttl: Duration::from_secs(args.claim_ttl),
             events: &events,
             progress,
+            state_dir: Some(&global.state),
         };
         let outcome = executor.run(&plan, &planned.observed).await;
         let total = outcome.succeeded.len() + outcome.failed.len();

@@ -157,6 +157,7 @@ pub(crate) mod tests {
                     key: Some("D2EB44626FDDC30B513D5BB71A5D6C4C7DB87C81".into()),
                     url: Some("https://cloud-images.ubuntu.com/releases/noble/release-20240821/SHA256SUMS.gpg".into()),
                 },
+                image: None,
             },
         }
     }

@@ -35,7 +35,10 @@ pub fn check(
         if let Some(c) = catalog {
             match c.images.get(id) {
                 None => out.push(orphan(&path, id, c)),
-                Some(image) => out.extend(stale(&path, file, image)),
+                Some(image) => {
+                    out.extend(stale(&path, file, image));
+                    out.extend(web_download_of_compressed(&path, file, image));
+                }
             }
         }
         out.extend(check_lock(&path, file));
@@ -44,6 +47,33 @@ pub fn check(
         out.extend(missing(state_dir, c, locks));
     }
     out
+}
+
+/// A compressed artifact with `transfer: web-download`: Glance would store the compressed
+/// bytes (it cannot decompress), so the combination is refused rather than silently rerouted.
+fn web_download_of_compressed(path: &Path, file: &LockFile, image: &Image) -> Option<Diagnostic> {
+    let compression = file.lock.build.compression()?;
+    if image.transfer != catalog::Transfer::WebDownload {
+        return None;
+    }
+    let (line, column) = format::place(&file.text, &["build", "image", "compression"])
+        .or_else(|| format::place(&file.text, &["build", "url"]))
+        .unwrap_or((0, 0));
+    Some(
+        Diagnostic::error(
+            path,
+            line as u64,
+            column as u64,
+            format!(
+                "`{}` locks a {compression} artifact, but its catalog entry ({}) has `transfer: web-download`, which cannot decompress",
+                file.lock.id, image.origin
+            ),
+        )
+        .with_source(&file.text)
+        .with_hint(
+            "use `transfer: stream` (or `glance-direct`) for compressed artifacts: the tool decompresses while streaming and Glance stores the disk image",
+        ),
+    )
 }
 
 /// The errors of `check`, if any: what makes `plan` and `apply` refuse.

@@ -55,6 +55,99 @@ pub struct Build {
     pub checksums: BTreeMap<HashAlgorithm, String>,
     /// How the checksums were authenticated.
     pub signature: SignatureStatus,
+    /// The disk image inside a compressed artifact (`[build.image]`); absent for an artifact
+    /// Glance takes as it is. The checksums above are then the artifact's (what upstream
+    /// vouches for), these are the decompressed image's (what Glance stores).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageInfo>,
+}
+
+/// The decompressed image of a compressed artifact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageInfo {
+    /// How the artifact is compressed (from its URL's suffix).
+    pub compression: Compression,
+    /// Digests of the decompressed bytes, lower-case hex: published by upstream (Fedora
+    /// CoreOS' `uncompressed-sha256`) or, when upstream publishes none, recorded by the first
+    /// `apply` that verified the image (Glance's `os_hash_algo`), so `plan` can compare it with
+    /// Glance's `os_hash_value`. Empty before that apply.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checksums: BTreeMap<HashAlgorithm, String>,
+}
+
+/// A compression format that `apply` undoes while streaming.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    Xz,
+    Gzip,
+    Bzip2,
+    Zstd,
+}
+
+impl Compression {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::Xz => "xz",
+            Compression::Gzip => "gzip",
+            Compression::Bzip2 => "bzip2",
+            Compression::Zstd => "zstd",
+        }
+    }
+
+    /// The compression a URL's file name announces (`.xz`, `.gz`, `.bz2`, `.zst`; query and
+    /// fragment ignored), `None` for anything else.
+    pub fn from_url(url: &str) -> Option<Compression> {
+        let path = url.split(['?', '#']).next().unwrap_or(url);
+        let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+        let ext = name.rsplit_once('.')?.1;
+        match ext {
+            "xz" => Some(Compression::Xz),
+            "gz" | "gzip" => Some(Compression::Gzip),
+            "bz2" => Some(Compression::Bzip2),
+            "zst" | "zstd" => Some(Compression::Zstd),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Compression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ImageInfo {
+    /// `[build.image]` for a freshly resolved build at `url`: the compression from the URL,
+    /// upstream's image digests, and the digests an earlier apply recorded in `old` when
+    /// `old` locks the same artifact (same URL and checksums), so a re-check of an unchanged
+    /// build keeps the file byte-identical.
+    pub fn for_build(
+        url: &str,
+        checksums: &BTreeMap<HashAlgorithm, String>,
+        published: BTreeMap<HashAlgorithm, String>,
+        old: Option<&Build>,
+    ) -> Option<ImageInfo> {
+        let compression = Compression::from_url(url)?;
+        let mut image = ImageInfo {
+            compression,
+            checksums: published,
+        };
+        if let Some(old) = old
+            && old.url == url
+            && old.checksums == *checksums
+            && let Some(prev) = &old.image
+            && prev.compression == compression
+        {
+            for (a, v) in &prev.checksums {
+                image.checksums.entry(*a).or_insert_with(|| v.clone());
+            }
+        }
+        Some(image)
+    }
 }
 
 impl Build {
@@ -67,6 +160,11 @@ impl Build {
         ]
         .into_iter()
         .find_map(|a| self.checksums.get(&a).map(|v| (a, v.as_str())))
+    }
+
+    /// The compression `apply` undoes, if any.
+    pub fn compression(&self) -> Option<Compression> {
+        self.image.as_ref().map(|i| i.compression)
     }
 }
 

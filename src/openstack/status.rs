@@ -236,6 +236,7 @@ mod tests {
                 metadata_url: "m".into(),
                 checksums: BTreeMap::from([(HashAlgorithm::Sha256, "00".repeat(32))]),
                 signature: SignatureStatus::state(SignatureState::Off),
+                image: None,
             },
         }
     }

@@ -136,6 +136,9 @@ pub struct Executor<'a> {
     pub claim_ttl: Duration,
     pub events: &'a (dyn Fn(&Event) + Send + Sync),
     pub progress: &'a dyn Progress,
+    /// Where the verified image digest of a compressed artifact is recorded in the lockfile
+    /// (`[build.image.checksums]`, see docs/lockfile.md); `None`: not recorded.
+    pub state_dir: Option<&'a std::path::Path>,
 }
 
 /// The outcome of one apply.
@@ -702,6 +705,11 @@ impl Executor<'_> {
         signature: Option<SignatureConsumer>,
     ) -> anyhow::Result<Verified> {
         let url = self.fetcher.effective_url(&lock.build.url);
+        if lock.build.compression().is_some() {
+            return self
+                .fill_decompressed(image, lock, gid, auth, signature)
+                .await;
+        }
         match image.transfer {
             Transfer::Stream | Transfer::GlanceDirect => {
                 let pass =
@@ -805,6 +813,128 @@ impl Executor<'_> {
         }
     }
 
+    /// `stream` / `glance-direct` of a compressed artifact: the artifact is checked against
+    /// the lockfile, the decompressed image is uploaded and checked against Glance (and the
+    /// lockfile's image digest when it has one). `web-download` cannot decompress.
+    async fn fill_decompressed(
+        &self,
+        image: &Image,
+        lock: &LockedImage,
+        gid: &str,
+        auth: Option<&download::Auth>,
+        signature: Option<SignatureConsumer>,
+    ) -> anyhow::Result<Verified> {
+        let url = &self.fetcher.effective_url(&lock.build.url);
+        let compression = lock
+            .build
+            .compression()
+            .context("the lockfile has no `[build.image]`")?;
+        if image.transfer == Transfer::WebDownload {
+            // `validate` refuses this; Glance would store the compressed bytes.
+            anyhow::bail!(
+                "`transfer: web-download` cannot decompress the {compression} artifact {url}; use `transfer: stream` or `glance-direct` (run `image-crawler validate`)"
+            );
+        }
+        let (resp, _) = download::open(&self.upstream, url, auth).await?;
+        let total = resp.content_length().or(lock.build.size);
+        let tick = self.progress.start(&lock.id, total);
+        let (body, pass) = super::decompress::start(
+            &lock.build,
+            compression,
+            Some(GLANCE_DEFAULT_HASH),
+            signature
+                .into_iter()
+                .map(|s| Box::new(s) as Box<dyn transfer::Consumer>)
+                .collect(),
+            resp.bytes_stream(),
+            tick,
+        );
+        let sent = if image.transfer == Transfer::Stream {
+            self.glance.upload(gid, body, None).await
+        } else {
+            self.glance.stage(gid, body, None).await
+        };
+        // The pass's verdict first: a decode error is the cause of a failed upload.
+        let digests = pass
+            .await
+            .ok()
+            .flatten()
+            .context("the decompressing pass ended early")?;
+        transfer::verify_against_lock(&lock.build, &digests)
+            .with_context(|| format!("the bytes of {url} are not the locked build"))?;
+        sent.map_err(OsError::into_anyhow)
+            .context("upload to Glance failed")?;
+        let inner = digests
+            .inner
+            .as_deref()
+            .context("the decompressor reported nothing")?;
+        let image_sums = verify_image_digests(&lock.build, inner)
+            .with_context(|| format!("the decompressed image of {url} is not the locked build"))?;
+        if image.transfer == Transfer::GlanceDirect {
+            self.glance
+                .import(gid, &ImportMethod::GlanceDirect)
+                .await
+                .map_err(OsError::into_anyhow)?;
+        }
+        let expected = inner.get(GLANCE_DEFAULT_HASH).map(|v| ExpectedHash {
+            algo: GLANCE_DEFAULT_HASH.as_str().into(),
+            value: v.to_owned(),
+        });
+        let img = if image.transfer == Transfer::GlanceDirect {
+            self.glance
+                .wait_imported(gid, "glance-direct", &self.wait, expected.as_ref())
+                .await
+        } else {
+            self.glance
+                .wait_active(gid, "stream", &self.wait, expected.as_ref())
+                .await
+        }
+        .map_err(OsError::into_anyhow)?;
+        let glance = transfer::verify_against_glance(
+            inner,
+            img.size,
+            img.os_hash_algo.as_deref(),
+            img.os_hash_value.as_deref(),
+        )?;
+        self.record_image_digest(lock, &img)?;
+        Ok(Verified {
+            summary: with_checks(
+                format!("{}; image {image_sums}", summary(lock, &glance)),
+                &digests,
+            ),
+            bytes: inner.bytes,
+            image: img,
+        })
+    }
+
+    /// Records Glance's verified digest of a decompressed image in the lockfile, once (the
+    /// file changes only when the digest is new; `check` keeps it while the build is the same).
+    fn record_image_digest(&self, lock: &LockedImage, img: &GlanceImage) -> anyhow::Result<()> {
+        let (Some(dir), Some(algo), Some(value)) = (
+            self.state_dir,
+            img.os_hash_algo.as_deref().and_then(HashAlgorithm::parse),
+            img.os_hash_value.as_deref(),
+        ) else {
+            return Ok(());
+        };
+        let mut new = lock.clone();
+        let Some(info) = new.build.image.as_mut() else {
+            return Ok(());
+        };
+        if info.checksums.contains_key(&algo) {
+            return Ok(());
+        }
+        info.checksums.insert(algo, value.to_ascii_lowercase());
+        crate::lock::store::write_if_changed(dir, &new).with_context(|| {
+            format!(
+                "image {} is verified, but its digest could not be recorded in {}",
+                img.id,
+                crate::lock::store::path_for(dir, &lock.id).display()
+            )
+        })?;
+        Ok(())
+    }
+
     fn verified_by_reread(
         &self,
         lock: &LockedImage,
@@ -898,6 +1028,33 @@ impl Executor<'_> {
         let tick = self.progress.start(&lock.id, total);
         Ok(pass.feed(resp.bytes_stream(), tick))
     }
+}
+
+/// Checks the decompressed image's digests against the lockfile's `[build.image.checksums]`;
+/// returns what was proved.
+fn verify_image_digests(
+    build: &crate::lock::Build,
+    inner: &transfer::Digests,
+) -> Result<String, transfer::Mismatch> {
+    let locked = build.image.as_ref().map(|i| &i.checksums);
+    let mut proved = Vec::new();
+    for (algo, expected) in locked.into_iter().flatten() {
+        if let Some(actual) = inner.get(*algo) {
+            if !actual.eq_ignore_ascii_case(expected) {
+                return Err(transfer::Mismatch::Checksum {
+                    algo: *algo,
+                    expected: expected.clone(),
+                    actual: actual.to_owned(),
+                });
+            }
+            proved.push(algo.as_str());
+        }
+    }
+    Ok(if proved.is_empty() {
+        "digest not locked yet".to_owned()
+    } else {
+        format!("{} match lockfile", proved.join("+"))
+    })
 }
 
 struct Verified {

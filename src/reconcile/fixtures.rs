@@ -66,6 +66,7 @@ pub fn lock(id: &str, version: &str, date: &str) -> LockedImage {
             metadata_url: format!("https://upstream.example/{id}/{version}/SHA256SUMS"),
             checksums: BTreeMap::from([(HashAlgorithm::Sha256, "ab".repeat(32))]),
             signature: SignatureStatus::state(SignatureState::NotPublished),
+            image: None,
         },
     }
 }

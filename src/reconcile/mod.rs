@@ -35,6 +35,7 @@
 pub mod apply;
 pub mod claim;
 pub mod conformance;
+pub mod decompress;
 pub mod download;
 pub mod plan;
 pub mod render;

@@ -493,7 +493,20 @@ fn plan_image(
     }
 
     // The current image: active, of the locked version; the stable name and visibility break ties.
-    let current = pick_current(live.iter().copied(), version, &want);
+    // A locked image digest (of a decompressed artifact) must match Glance's own hash.
+    let other_bytes: Vec<&GlanceImage> = live
+        .iter()
+        .filter(|g| g.status == "active" && g.properties.get(VERSION_PROPERTY) == Some(version))
+        .filter(|g| image_digest_differs(g, lock).is_some())
+        .copied()
+        .collect();
+    let current = pick_current(
+        live.iter()
+            .copied()
+            .filter(|g| image_digest_differs(g, lock).is_none()),
+        version,
+        &want,
+    );
     // Copies of the current build (two applies imported it at once): the same bytes, so one is
     // enough; the others are deleted rather than kept as hidden duplicates.
     let duplicates: BTreeSet<&str> = current
@@ -519,7 +532,13 @@ fn plan_image(
                 .filter_map(|g| g.properties.get(VERSION_PROPERTY).cloned())
                 .collect();
             let newer = newer_in_glance(version, &want.name, &live);
-            let reason = if previous.is_empty() {
+            let reason = if let Some(g) = other_bytes.first() {
+                format!(
+                    "image {} of version {version} holds other bytes: {}",
+                    g.id,
+                    image_digest_differs(g, lock).unwrap_or_default()
+                )
+            } else if previous.is_empty() {
                 format!("no image of version {version}")
             } else if newer.is_empty() {
                 format!("new build {version} (current: {})", previous.join(", "))
@@ -736,3 +755,13 @@ pub fn planned_state(
 
 #[cfg(test)]
 mod tests;
+
+/// Why Glance's hash of `g` is not the lockfile's image digest, when the lockfile has one in
+/// Glance's algorithm (`[build.image.checksums]`); `None`: it matches or cannot be compared.
+fn image_digest_differs(g: &GlanceImage, lock: &LockedImage) -> Option<String> {
+    let algo = crate::lock::HashAlgorithm::parse(g.os_hash_algo.as_deref()?)?;
+    let locked = lock.build.image.as_ref()?.checksums.get(&algo)?;
+    let glance = g.os_hash_value.as_deref()?;
+    (!glance.eq_ignore_ascii_case(locked))
+        .then(|| format!("Glance's {algo} is {glance}, the lockfile's image digest is {locked}"))
+}

@@ -416,6 +416,12 @@ pub fn decide(
             metadata_url: candidate.metadata_url.clone(),
             checksums: candidate.checksums.clone(),
             signature: candidate.signature.clone(),
+            image: lock::ImageInfo::for_build(
+                &candidate.url,
+                &candidate.checksums,
+                candidate.image_checksums.clone(),
+                old.map(|o| &o.build),
+            ),
         },
     };
     let change = LockChange::between(old, &new);
@@ -598,6 +604,7 @@ images:
 
     fn cand(version: &str, hex: &str) -> Candidate {
         Candidate {
+            image_checksums: Default::default(),
             version: version.into(),
             build_date: "2026-01-01".into(),
             url: format!("https://example.org/img/img-{version}.qcow2"),

@@ -59,6 +59,7 @@ pub async fn checksum_dir(
                 ),
             })?;
         out.push(Candidate {
+            image_checksums: Default::default(),
             version: ver,
             build_date,
             url: format!("{dir}{path}"),
@@ -165,6 +166,7 @@ pub fn static_source(
         });
     }
     Ok(vec![Candidate {
+        image_checksums: Default::default(),
         version: ver,
         build_date,
         url: url.clone(),
@@ -256,6 +258,7 @@ pub async fn github_release(
                 message: format!("release {} has no date", release.tag_name),
             })?;
         out.push(Candidate {
+            image_checksums: Default::default(),
             version: release.tag_name,
             build_date,
             url: asset.browser_download_url.clone(),

@@ -63,4 +63,7 @@ pub struct Candidate {
     /// Never empty.
     pub checksums: BTreeMap<HashAlgorithm, String>,
     pub signature: SignatureStatus,
+    /// Digests of the decompressed image, when upstream publishes them for a compressed
+    /// artifact (Fedora CoreOS' `uncompressed-sha256`); usually empty.
+    pub image_checksums: BTreeMap<HashAlgorithm, String>,
 }

@@ -191,6 +191,7 @@ mod tests {
 
     fn cand(version: &str, date: &str) -> Candidate {
         Candidate {
+            image_checksums: Default::default(),
             version: version.into(),
             build_date: date.into(),
             url: format!("https://example.org/{version}.img"),
@@ -211,6 +212,7 @@ mod tests {
             metadata_url: c.metadata_url,
             checksums: c.checksums,
             signature: c.signature,
+            image: None,
         }
     }
 

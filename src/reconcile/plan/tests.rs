@@ -665,3 +665,31 @@ fn copies_of_the_current_build_are_deleted_not_kept_hidden() {
     );
     assert_converges(&img, &l, &[a, b]);
 }
+
+#[test]
+fn a_locked_image_digest_that_glance_does_not_hold_is_reimported() {
+    let img = image(ID, NAME);
+    let mut l = lock(ID, "20261101", "2026-11-01");
+    l.build.image = Some(crate::lock::ImageInfo {
+        compression: crate::lock::Compression::Xz,
+        checksums: BTreeMap::from([(crate::lock::HashAlgorithm::Sha512, "ab".repeat(64))]),
+    });
+    let mut cur = glance_current("g1", &img, &l);
+    cur.os_hash_algo = s("sha512");
+    cur.os_hash_value = s(&"ab".repeat(64));
+    assert!(run(&img, &l, std::slice::from_ref(&cur)).is_empty());
+
+    // Same version, other bytes in Glance: not the locked image.
+    cur.os_hash_value = s(&"cd".repeat(64));
+    let p = run(&img, &l, std::slice::from_ref(&cur));
+    assert_eq!(actions(&p)[0], (Action::Import, None), "{:#?}", p.changes);
+    assert!(
+        p.changes[0].reason.contains("sha512"),
+        "{}",
+        p.changes[0].reason
+    );
+
+    // Glance hashing with another algorithm: nothing to compare, the image stays current.
+    cur.os_hash_algo = s("sha256");
+    assert!(run(&img, &l, std::slice::from_ref(&cur)).is_empty());
+}

@@ -172,6 +172,7 @@ pub async fn discover(
         })?;
     let signature = d::signed_on_transfer(image, &format!("{url}.asc"), fetcher).await?;
     Ok(vec![Candidate {
+        image_checksums: Default::default(),
         version: chosen.version,
         build_date,
         url,

@@ -84,6 +84,7 @@ async fn build(
     let signature =
         d::detached_signature(image, fetcher, &sums.body, &format!("{sha_url}.sig"), now).await?;
     Ok(Candidate {
+        image_checksums: Default::default(),
         build_date: d::build_date(&sha_url, &id)?,
         version: id,
         url,

@@ -175,6 +175,7 @@ pub async fn discover(
         )
     })?;
     Ok(vec![Candidate {
+        image_checksums: Default::default(),
         build_date: d::build_date(&surl, serial)?,
         url: format!("{ROOT}{ver}/{name}"),
         size: stream.and_then(|s| s.size),

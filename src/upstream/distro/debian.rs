@@ -200,6 +200,7 @@ async fn release_build(
         ));
     }
     Ok(Candidate {
+        image_checksums: Default::default(),
         build_date: d::build_date(&url, &upload.version)?,
         version: upload.version,
         url: image_url,
@@ -262,6 +263,7 @@ async fn daily_build(
         ));
     }
     Ok(Candidate {
+        image_checksums: Default::default(),
         build_date: d::build_date(&sums_url, &id)?,
         version: id.clone(),
         url: format!("{dir_url}{id}/{name}"),

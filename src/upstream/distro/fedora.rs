@@ -147,6 +147,7 @@ pub fn candidates(
         };
         let digests: Vec<(HashAlgorithm, String)> = file.digests(name).into_iter().collect();
         out.push(Candidate {
+            image_checksums: Default::default(),
             version: format!("{release}-{build}"),
             build_date: build_date.to_owned(),
             url: format!("{dir}{name}"),

@@ -179,6 +179,7 @@ pub async fn discover(
             )
         })?;
     Ok(vec![Candidate {
+        image_checksums: Default::default(),
         version: build.version.clone(),
         build_date,
         url: format!("{dir}{}", build.name),

@@ -179,6 +179,7 @@ pub fn candidates(
         .map(|b| {
             let digests: Vec<(HashAlgorithm, String)> = file.digests(&b.name).into_iter().collect();
             Ok(Candidate {
+                image_checksums: Default::default(),
                 build_date: d::build_date(checksum_url, &b.date)?,
                 url: image_url(family, dir, major, &b),
                 size: file.size(&b.name),

@@ -131,6 +131,7 @@ pub fn builds(
             ));
         }
         found.push(Candidate {
+            image_checksums: Default::default(),
             version: item.serial.clone(),
             build_date: d::build_date(stream_url, &item.serial)?,
             url: canonical_url(&format!("{root}{path}")),

@@ -151,6 +151,7 @@ pub async fn discover(
                 ),
             })?;
         out.push(Candidate {
+            image_checksums: Default::default(),
             version: ver,
             build_date,
             url: object_url(base, &object.key),
