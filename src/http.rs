@@ -25,6 +25,9 @@ const REQUEST_ID_HEADERS: &[&str] = &[
 
 /// How many characters of an error body to keep.
 const BODY_EXCERPT_CHARS: usize = 512;
+/// The most of an error response's body that is read: it is only quoted (truncated) in the
+/// error, and a server streaming an endless error page must not hold the run.
+pub const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 /// The user agent sent with every request.
 pub fn user_agent() -> String {
@@ -283,7 +286,7 @@ pub async fn check(method: &Method, url: &str, resp: Response) -> Result<Respons
     }
     let request_id = request_id(resp.headers());
     let retry_after = retry_after(resp.headers());
-    let body = resp.text().await.unwrap_or_default();
+    let body = capped_text(resp, ERROR_BODY_LIMIT).await;
     Err(HttpError {
         method: method.to_string(),
         url: redact_url(url),
@@ -292,6 +295,19 @@ pub async fn check(method: &Method, url: &str, resp: Response) -> Result<Respons
         detail: excerpt(&body),
         retry_after,
     })
+}
+
+/// At most `limit` bytes of a body, as (lossy) text; a read error ends it.
+async fn capped_text(mut resp: Response, limit: usize) -> String {
+    let mut buf = Vec::new();
+    while buf.len() < limit {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => buf.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    buf.truncate(limit);
+    String::from_utf8_lossy(&buf).into_owned()
 }
 
 /// The first request id header present.
@@ -464,6 +480,47 @@ mod tests {
         }
         e.kind = HttpErrorKind::Timeout;
         assert!(e.is_transient());
+    }
+
+    /// A server answering 500 with an endless body: `check` reads at most
+    /// `ERROR_BODY_LIMIT` and returns, instead of reading all it is sent.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn error_bodies_are_read_up_to_a_cap() {
+        use std::io::{BufRead as _, Write as _};
+        const SENT_AT_MOST: usize = 128 * 1024 * 1024;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 2 {
+                line.clear();
+            }
+            let mut out = stream;
+            let head = "HTTP/1.1 500 Internal Server Error\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n";
+            out.write_all(head.as_bytes()).unwrap();
+            let chunk = format!("10000\r\n{}\r\n", "x".repeat(0x10000));
+            let mut sent = 0;
+            while sent < SENT_AT_MOST && out.write_all(chunk.as_bytes()).is_ok() {
+                sent += 0x10000;
+            }
+            sent
+        });
+        let url = format!("http://{addr}/x");
+        let client = reqwest::Client::new();
+        let resp = client.get(&url).send().await.unwrap();
+        let err = check(&Method::GET, &url, resp).await.unwrap_err();
+        assert_eq!(err.kind, HttpErrorKind::Status(500));
+        assert!(err.detail.chars().count() <= BODY_EXCERPT_CHARS + 1);
+        drop(client);
+        let sent = tokio::task::spawn_blocking(move || server.join().unwrap())
+            .await
+            .unwrap();
+        assert!(
+            sent < SENT_AT_MOST / 4,
+            "the client read {sent} bytes of an error body"
+        );
     }
 
     #[tokio::test]
