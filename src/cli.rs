@@ -287,6 +287,17 @@ pub struct ApplyArgs {
     /// claim expired, or when its holder ran on the same host and is gone.
     #[arg(long, value_name = "SECONDS", default_value_t = crate::reconcile::claim::DEFAULT_TTL.as_secs(), value_parser = clap::value_parser!(u64).range(60..))]
     pub claim_ttl: u64,
+    /// Fail a download slower than this per second over the rate window (`16KiB`; `0`: off).
+    /// Overrides `settings.download.min_rate`.
+    #[arg(long, value_name = "RATE", value_parser = crate::catalog::parse_rate)]
+    pub min_rate: Option<u64>,
+    /// The window the rate is averaged over (`60s`). Overrides `settings.download.window`.
+    #[arg(long, value_name = "DURATION", value_parser = crate::catalog::parse_span)]
+    pub rate_window: Option<std::time::Duration>,
+    /// The longest one image's download may take (`2h`; keep it below --claim-ttl). Overrides
+    /// `settings.download.deadline`.
+    #[arg(long, value_name = "DURATION", value_parser = crate::catalog::parse_span)]
+    pub deadline: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, Args)]

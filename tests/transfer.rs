@@ -763,3 +763,126 @@ async fn alpine_asc_is_verified_on_the_stream_before_promotion() {
     assert!(all.contains("configures no keys"), "{all}");
     assert!(all.contains("qcow2.asc"), "{all}");
 }
+
+// ---------- hostile bodies: slow, stalled, cut, reset ----------
+
+/// Sends the head of a `len`-byte answer, then `body` decides how the bytes come.
+fn hostile(len: usize, body: impl Fn(&mut TcpStream) + Send + Sync + 'static) -> Upstream {
+    Upstream::start(move |_, conn| {
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {len}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n"
+        );
+        if conn.write_all(head.as_bytes()).is_ok() {
+            body(conn);
+        }
+    })
+}
+
+/// One byte every `every` (a slowloris), for as long as the client reads.
+fn drip(every: std::time::Duration) -> impl Fn(&mut TcpStream) + Send + Sync {
+    move |conn| {
+        while conn.write_all(b"x").is_ok() {
+            std::thread::sleep(every);
+        }
+    }
+}
+
+/// The failed apply of one image whose upstream misbehaves: the error names the upstream URL
+/// and the upstream side, never Glance's PUT URL or "could not connect"; nothing is left.
+async fn assert_upstream_failure(p: &Project, g: &Glance, out: &Output, url: &str, says: &str) {
+    assert_eq!(out.status.code(), Some(3));
+    let all = text(out);
+    assert!(all.contains(url), "names the upstream URL: {all}");
+    assert!(
+        all.contains("upstream"),
+        "says it was the upstream side: {all}"
+    );
+    assert!(all.contains(says), "{all}");
+    assert!(!all.contains("could not connect"), "{all}");
+    assert!(!all.contains("/file"), "does not blame Glance's PUT: {all}");
+    assert!(images_of(g, &p.id).await.is_empty(), "no image left behind");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slowloris_upstream_fails_the_minimum_rate_from_the_catalog() {
+    let g = glance().await;
+    let up = hostile(1_000_000, drip(std::time::Duration::from_millis(500)));
+    let p = Project::new("slowloris");
+    let url = up.url("/slow.raw");
+    let settings = "  download:\n    min_rate: 1KiB\n    window: 2s\n";
+    p.catalog(&url, b"unused", "", "stream", settings);
+    let out = p.check_and_apply(&[], &[]);
+    assert_upstream_failure(&p, &g, &out, &url, "minimum rate of 1 KiB/s").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_download_past_its_deadline_fails_by_flag() {
+    let g = glance().await;
+    // Fast enough for any rate window, but it never ends.
+    let up = hostile(100_000_000, |conn| {
+        let chunk = [b'y'; 4096];
+        while conn.write_all(&chunk).is_ok() {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    });
+    let p = Project::new("deadline");
+    let url = up.url("/long.raw");
+    p.catalog(&url, b"unused", "", "stream", "");
+    let out = p.check_and_apply(&["--min-rate", "0", "--deadline", "3s"], &[]);
+    assert_upstream_failure(&p, &g, &out, &url, "deadline of 3s").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_stall_is_noticed_within_the_window() {
+    let g = glance().await;
+    let up = hostile(1_000_000, |conn| {
+        let _ = conn.write_all(&[b'z'; 1000]);
+        std::thread::sleep(std::time::Duration::from_secs(120));
+    });
+    let p = Project::new("stall");
+    let url = up.url("/stall.raw");
+    p.catalog(&url, b"unused", "", "stream", "");
+    let out = p.check_and_apply(&["--min-rate", "1KiB", "--rate-window", "2s"], &[]);
+    assert_upstream_failure(&p, &g, &out, &url, "minimum rate").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_truncated_body_names_the_upstream_url() {
+    let g = glance().await;
+    let up = hostile(1_000_000, |conn| {
+        let _ = conn.write_all(&[b'a'; 300_000]);
+        // The connection closes 700,000 bytes short of its Content-Length.
+    });
+    let p = Project::new("truncated");
+    let url = up.url("/cut.raw");
+    p.catalog(&url, b"unused", "", "stream", "");
+    let out = p.check_and_apply(&[], &[]);
+    assert_upstream_failure(&p, &g, &out, &url, "broke off").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reset_connection_names_the_upstream_url() {
+    let g = glance().await;
+    // Reads only the first bytes of the request: closing with the rest unread makes the
+    // kernel answer with a TCP reset instead of a clean end.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/reset.raw", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut conn = conn;
+                let mut first = [0u8; 4];
+                let _ = std::io::Read::read(&mut conn, &mut first);
+                let _ = conn.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\nConnection: close\r\n\r\n",
+                );
+                let _ = conn.write_all(&[b'r'; 200_000]);
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            });
+        }
+    });
+    let p = Project::new("reset");
+    p.catalog(&url, b"unused", "", "stream", "");
+    let out = p.check_and_apply(&[], &[]);
+    assert_upstream_failure(&p, &g, &out, &url, "broke off").await;
+}

@@ -44,6 +44,74 @@ pub struct Catalog {
     pub images: BTreeMap<String, Image>,
     /// Clouds to reconcile, in catalog order.
     pub targets: Vec<Target>,
+    /// Bounds of image downloads (`settings.download`).
+    pub download: DownloadLimits,
+}
+
+/// How slow an image download may get (`settings.download`, `apply --min-rate …`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DownloadLimits {
+    /// Bytes per second averaged over `window` (time spent waiting for upstream); 0: off.
+    pub min_rate: u64,
+    pub window: std::time::Duration,
+    /// Wall-clock bound of one image's download.
+    pub deadline: std::time::Duration,
+}
+
+impl Default for DownloadLimits {
+    /// 16 KiB/s over 60 s (a stall is noticed within a minute, a slow but moving mirror is
+    /// not cut off) and 2 hours per image (a 3.5 GiB image at 500 KiB/s), below `apply`'s
+    /// default `--claim-ttl` (3 h), so no other run cleans up an image still downloading.
+    fn default() -> Self {
+        Self {
+            min_rate: 16 << 10,
+            window: std::time::Duration::from_secs(60),
+            deadline: std::time::Duration::from_secs(2 * 3600),
+        }
+    }
+}
+
+/// `16KiB`, `1MiB`, `500B`, `2048` (bytes), optionally with `/s`.
+pub fn parse_rate(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let t = t.strip_suffix("/s").unwrap_or(t).trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a rate such as `16KiB`"))?;
+    let mult = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" | "K" | "k" => 1 << 10,
+        "MiB" | "M" => 1 << 20,
+        _ => {
+            return Err(format!(
+                "`{s}`: the unit must be B, KiB or MiB (per second)"
+            ));
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{s}` is too large"))
+}
+
+/// `30s`, `10m`, `6h`, `1d`.
+pub fn parse_span(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let bad = || format!("`{s}` is not a duration such as `60s`, `10m` or `6h`");
+    let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let secs = match unit.trim() {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(secs)
+        .filter(|&n| n > 0)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(bad)
 }
 
 impl Catalog {

@@ -43,6 +43,23 @@ pub struct Settings {
     /// The clouds (`clouds.yaml` names) that `plan`/`apply --all-targets` reconcile.
     #[serde(default)]
     pub targets: Vec<TargetEntry>,
+    /// Bounds of `apply`'s image downloads (`apply --min-rate/--rate-window/--deadline`
+    /// override them).
+    pub download: Option<DownloadSettings>,
+}
+
+/// How slow an image download may get before `apply` gives up on it.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DownloadSettings {
+    /// The lowest upstream rate, per second, averaged over `window`: `16KiB` (default),
+    /// `1MiB`, `500B`; `0` turns the check off.
+    pub min_rate: Option<String>,
+    /// How long the rate is averaged over (and the longest full stall): `60s` (default).
+    pub window: Option<String>,
+    /// The longest a single image download may take: `2h` (default; keep it below
+    /// `apply --claim-ttl`).
+    pub deadline: Option<String>,
 }
 
 /// A cloud that receives images.

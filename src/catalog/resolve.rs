@@ -153,6 +153,37 @@ pub(super) fn resolve(dir: &Path, files: &[Parsed]) -> Result<Catalog, Vec<Diagn
         }
     }
     mirrors.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+    let mut download = super::DownloadLimits::default();
+    if let Some((p, s)) = settings
+        && let Some(d) = &s.download
+    {
+        let ctx = Ctx {
+            path: &p.path,
+            text: &p.text,
+        };
+        if let Some(r) = &d.min_rate {
+            match super::parse_rate(r) {
+                Ok(v) => download.min_rate = v,
+                Err(m) => diags.push(ctx.at_key(1, "min_rate", m).with_hint(
+                    "write e.g. `min_rate: 16KiB` (per second), or `0` to turn the check off",
+                )),
+            }
+        }
+        for (key, value, slot) in [
+            ("window", &d.window, &mut download.window),
+            ("deadline", &d.deadline, &mut download.deadline),
+        ] {
+            if let Some(v) = value {
+                match super::parse_span(v) {
+                    Ok(v) => *slot = v,
+                    Err(m) => diags.push(
+                        ctx.at_key(1, key, m)
+                            .with_hint("write e.g. `60s`, `10m` or `6h`"),
+                    ),
+                }
+            }
+        }
+    }
     let global_defaults = settings
         .and_then(|(_, s)| s.defaults.clone())
         .unwrap_or_default();
@@ -290,6 +321,7 @@ pub(super) fn resolve(dir: &Path, files: &[Parsed]) -> Result<Catalog, Vec<Diagn
             mirrors,
             images,
             targets,
+            download,
         })
     } else {
         Err(diags)

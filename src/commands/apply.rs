@@ -100,6 +100,11 @@ pub async fn run(
             upstream: upstream.clone(),
             fetcher: &fetcher,
             concurrency: usize::from(args.concurrency),
+            limits: crate::catalog::DownloadLimits {
+                min_rate: args.min_rate.unwrap_or(inputs.catalog.download.min_rate),
+                window: args.rate_window.unwrap_or(inputs.catalog.download.window),
+                deadline: args.deadline.unwrap_or(inputs.catalog.download.deadline),
+            },
             wait: Default::default(),
             run: run_id.clone(),
             claim_ttl: Duration::from_secs(args.claim_ttl),

@@ -129,6 +129,8 @@ pub struct Executor<'a> {
     /// For the mirror rewrite of upstream URLs.
     pub fetcher: &'a Fetcher,
     pub concurrency: usize,
+    /// Bounds of every upstream download (`settings.download`, `--min-rate`, …).
+    pub limits: crate::catalog::DownloadLimits,
     pub wait: WaitPolicy,
     /// This run's claim on the temporary images it creates (see [`super::claim`]).
     pub run: RunId,
@@ -714,19 +716,29 @@ impl Executor<'_> {
             Transfer::Stream | Transfer::GlanceDirect => {
                 let pass =
                     Pipeline::for_build_with(&lock.build, Some(GLANCE_DEFAULT_HASH), signature);
-                let body = self.upstream_stream(&url, lock, &pass, auth).await?;
-                if image.transfer == Transfer::Stream {
-                    self.glance
-                        .upload(gid, body, None)
-                        .await
-                        .map_err(OsError::into_anyhow)
-                        .context("upload to Glance failed")?;
+                let failure = download::Failure::default();
+                let body = self
+                    .upstream_stream(&url, lock, &pass, auth, &failure)
+                    .await?;
+                let sent = if image.transfer == Transfer::Stream {
+                    self.glance.upload(gid, body, None).await
                 } else {
-                    self.glance
-                        .stage(gid, body, None)
-                        .await
-                        .map_err(OsError::into_anyhow)
-                        .context("staging in Glance failed")?;
+                    self.glance.stage(gid, body, None).await
+                };
+                if let Err(e) = sent {
+                    // The upload fails when its body (the upstream stream) breaks: say so.
+                    if let Some(up) = failure.take() {
+                        return Err(anyhow::Error::new(crate::error::Hinted {
+                            message: "the upstream download failed (the upstream side, not Glance)".into(),
+                            hint: "retry later or fetch from a closer mirror (`--mirror`); a slow but working upstream needs a lower `settings.download.min_rate` / `--min-rate` or a longer `--deadline`".into(),
+                            cause: Some(anyhow::Error::new(up)),
+                        }));
+                    }
+                    return Err(e.into_anyhow()).context(if image.transfer == Transfer::Stream {
+                        "upload to Glance failed"
+                    } else {
+                        "staging in Glance failed"
+                    });
                 }
                 let digests = pass.finish().await.context("the upload ended early")?;
                 transfer::verify_against_lock(&lock.build, &digests)
@@ -972,7 +984,9 @@ impl Executor<'_> {
         // Glance's algorithm is not known before its import ends: hash its default beside the
         // lockfile's (a cloud with another algorithm is reported as not comparable).
         let pass = Pipeline::for_build_with(&lock.build, Some(GLANCE_DEFAULT_HASH), signature);
-        let body = self.upstream_stream(url, lock, &pass, None).await?;
+        let body = self
+            .upstream_stream(url, lock, &pass, None, &download::Failure::default())
+            .await?;
         body.try_for_each(|_| async { Ok(()) })
             .await
             .with_context(|| format!("cannot re-read {url} to verify the web-download"))?;
@@ -1020,13 +1034,17 @@ impl Executor<'_> {
         lock: &LockedImage,
         pass: &Pipeline,
         auth: Option<&download::Auth>,
+        failure: &download::Failure,
     ) -> anyhow::Result<
-        impl futures_util::Stream<Item = Result<bytes::Bytes, reqwest::Error>> + Send + 'static,
+        impl futures_util::Stream<Item = Result<bytes::Bytes, crate::http::HttpError>> + Send + 'static,
     > {
-        let (resp, _) = download::open(&self.upstream, url, auth).await?;
+        let (resp, at) = download::open(&self.upstream, url, auth).await?;
         let total = resp.content_length().or(lock.build.size);
         let tick = self.progress.start(&lock.id, total);
-        Ok(pass.feed(resp.bytes_stream(), tick))
+        Ok(pass.feed(
+            download::watch(resp, at, self.limits, failure.clone()),
+            tick,
+        ))
     }
 }
 

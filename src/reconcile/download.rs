@@ -6,14 +6,17 @@
 //!   redirect leads to. reqwest would strip only `Authorization`-like headers on such a hop.
 //! - A redirect loop or chain longer than [`MAX_REDIRECTS`] is an error saying so.
 //! - Every error names the URL that was asked (the mirror URL when rewritten).
+//! - The body is bounded ([`watch`]): a minimum rate over a window and a per-image deadline
+//!   (`settings.download`, `apply --min-rate/--rate-window/--deadline`), and a body that
+//!   breaks off is reported as the upstream side's failure ([`Failure`]), never as Glance's.
 
 use std::collections::BTreeSet;
 
 use reqwest::header::{HeaderName, HeaderValue, LOCATION};
 use reqwest::{Method, Response};
 
-use crate::catalog::Image;
-use crate::http::{self, HttpError};
+use crate::catalog::{DownloadLimits, Image};
+use crate::http::{self, HttpError, HttpErrorKind};
 
 /// Hops after the first request, as browsers and curl (`--max-redirs`) allow about as many.
 pub const MAX_REDIRECTS: usize = 10;
@@ -173,6 +176,160 @@ pub async fn open(
     }
 }
 
+/// Where the first upstream failure of a body is kept, so a caller whose upload failed
+/// because the upstream stream broke reports the upstream URL, not the Glance request.
+#[derive(Debug, Clone, Default)]
+pub struct Failure(std::sync::Arc<std::sync::Mutex<Option<HttpError>>>);
+
+impl Failure {
+    fn set(&self, e: &HttpError) {
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        slot.get_or_insert_with(|| e.clone());
+    }
+
+    /// The upstream failure, if the body broke on the upstream side.
+    pub fn take(&self) -> Option<HttpError> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// Whether the bytes received while waiting `waited` for upstream fall below `min_rate`
+/// (bytes per second; 0: never).
+pub fn too_slow(bytes: u64, waited: std::time::Duration, min_rate: u64) -> bool {
+    min_rate > 0 && (bytes as f64) < min_rate as f64 * waited.as_secs_f64()
+}
+
+fn rate_text(rate: u64) -> String {
+    if rate >= 1 << 20 && rate.is_multiple_of(1 << 20) {
+        format!("{} MiB/s", rate >> 20)
+    } else if rate >= 1 << 10 && rate.is_multiple_of(1 << 10) {
+        format!("{} KiB/s", rate >> 10)
+    } else {
+        format!("{rate} B/s")
+    }
+}
+
+fn span_text(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 && s.is_multiple_of(3600) {
+        format!("{}h", s / 3600)
+    } else if s >= 60 && s.is_multiple_of(60) {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// The body of `resp` (from `url`) bounded by `limits`: the rate is measured over the time
+/// spent WAITING for upstream (time the consumer, Glance, takes is not upstream's), in
+/// windows of `limits.window`; the deadline is wall-clock from the call. A failure ends the
+/// stream with an [`HttpError`] naming `url`, and is kept in `failure`.
+pub fn watch(
+    resp: Response,
+    url: String,
+    limits: DownloadLimits,
+    failure: Failure,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, HttpError>> + Send + 'static {
+    use futures_util::StreamExt as _;
+    use std::time::{Duration, Instant};
+    struct W {
+        inner: std::pin::Pin<
+            Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>,
+        >,
+        url: String,
+        limits: DownloadLimits,
+        failure: Failure,
+        deadline: Instant,
+        waited: Duration,
+        bytes: u64,
+        done: bool,
+    }
+    impl W {
+        fn fail(&mut self, kind: HttpErrorKind, detail: String) -> HttpError {
+            let mut e = HttpError::decode(&Method::GET, &self.url, detail);
+            e.kind = kind;
+            self.failure.set(&e);
+            self.done = true;
+            e
+        }
+        fn judge(&mut self) -> Option<HttpError> {
+            if self.waited < self.limits.window {
+                return None;
+            }
+            if too_slow(self.bytes, self.waited, self.limits.min_rate) {
+                let detail = format!(
+                    "the upstream side sent {} bytes in {} of waiting, below the minimum rate of {}",
+                    self.bytes,
+                    span_text(self.waited),
+                    rate_text(self.limits.min_rate)
+                );
+                return Some(self.fail(HttpErrorKind::Timeout, detail));
+            }
+            self.waited = Duration::ZERO;
+            self.bytes = 0;
+            None
+        }
+    }
+    let w = W {
+        inner: Box::pin(resp.bytes_stream()),
+        url,
+        limits,
+        failure,
+        deadline: Instant::now() + limits.deadline,
+        waited: Duration::ZERO,
+        bytes: 0,
+        done: false,
+    };
+    futures_util::stream::unfold(w, |mut w| async move {
+        if w.done {
+            return None;
+        }
+        loop {
+            let now = Instant::now();
+            if now >= w.deadline {
+                let detail = format!(
+                    "the upstream side did not finish within the deadline of {}",
+                    span_text(w.limits.deadline)
+                );
+                let e = w.fail(HttpErrorKind::Timeout, detail);
+                return Some((Err(e), w));
+            }
+            // Wake at the end of the rate window or at the deadline, whichever is first.
+            let budget = if w.limits.min_rate > 0 {
+                (w.limits.window.saturating_sub(w.waited)).min(w.deadline - now)
+            } else {
+                w.deadline - now
+            };
+            let started = Instant::now();
+            let next = tokio::time::timeout(budget, w.inner.next()).await;
+            w.waited += started.elapsed();
+            match next {
+                Ok(Some(Ok(chunk))) => {
+                    w.bytes += chunk.len() as u64;
+                    if let Some(e) = w.judge() {
+                        return Some((Err(e), w));
+                    }
+                    return Some((Ok(chunk), w));
+                }
+                Ok(Some(Err(e))) => {
+                    let detail = format!(
+                        "the upstream side broke off the transfer: {}",
+                        HttpError::from_reqwest(&Method::GET, &w.url, &e).detail
+                    );
+                    let e = w.fail(HttpErrorKind::Body, detail);
+                    return Some((Err(e), w));
+                }
+                Ok(None) => return None,
+                Err(_) => {
+                    if let Some(e) = w.judge() {
+                        return Some((Err(e), w));
+                    }
+                }
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +400,29 @@ mod tests {
         let e = Auth::for_image(&image(false), UP, UP, |_| Some("line\nbreak-secret".into()))
             .unwrap_err();
         assert!(!crate::error::render(&e).contains("break-secret"));
+    }
+
+    #[test]
+    fn the_rate_rule_and_its_settings() {
+        use std::time::Duration;
+        let w = Duration::from_secs(60);
+        assert!(too_slow(12, w, 1024), "slowloris: 1 byte every 5 s");
+        assert!(too_slow(0, w, 1), "a full stall");
+        assert!(!too_slow(60 * 1024, w, 1024));
+        assert!(!too_slow(0, w, 0), "0 turns the rule off");
+        use crate::catalog::{parse_rate, parse_span};
+        assert_eq!(parse_rate("16KiB"), Ok(16 << 10));
+        assert_eq!(parse_rate("1MiB/s"), Ok(1 << 20));
+        assert_eq!(parse_rate("500"), Ok(500));
+        assert_eq!(parse_rate("0"), Ok(0));
+        assert!(parse_rate("fast").is_err());
+        assert!(parse_rate("1GB").is_err());
+        assert_eq!(parse_span("60s"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_span("6h"), Ok(Duration::from_secs(6 * 3600)));
+        assert!(parse_span("0s").is_err());
+        assert!(parse_span("soon").is_err());
+        assert_eq!(rate_text(16 << 10), "16 KiB/s");
+        assert_eq!(span_text(Duration::from_secs(7200)), "2h");
     }
 
     #[test]
