@@ -66,15 +66,21 @@ impl Printer {
         let _ = out.flush();
     }
 
-    /// A JSON document on stdout.
+    /// A JSON document on stdout, carrying `format_version` (see [`versioned`]).
     pub fn json<T: serde::Serialize>(&self, value: &T) {
+        let text = serde_json::to_string_pretty(&versioned(value)).expect("report types serialize");
+        self.data(&text);
+    }
+
+    /// A JSON document on stdout as it is (JSON Schemas, which are not our documents).
+    pub fn json_raw<T: serde::Serialize>(&self, value: &T) {
         let text = serde_json::to_string_pretty(value).expect("report types serialize");
         self.data(&text);
     }
 
-    /// One JSON line on stdout (event streams).
+    /// One JSON line on stdout (event streams), carrying `format_version`.
     pub fn json_line<T: serde::Serialize>(&self, value: &T) {
-        let text = serde_json::to_string(value).expect("event types serialize");
+        let text = serde_json::to_string(&versioned(value)).expect("event types serialize");
         self.data(&text);
     }
 
@@ -149,5 +155,55 @@ impl Printer {
         } else {
             text.to_owned()
         }
+    }
+}
+
+/// The version of every `--format json` document and event that does not carry its own.
+/// Scripts check it before reading a document; it changes only with an incompatible shape.
+pub const JSON_FORMAT_VERSION: u32 = 1;
+
+/// `value` as JSON with `format_version` first in every top-level object (and in every object
+/// of a top-level array, e.g. one plan per target). A document that has its own version (the
+/// plan, the check report) keeps it.
+pub fn versioned<T: serde::Serialize>(value: &T) -> serde_json::Value {
+    fn stamp(v: serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(map) if !map.contains_key("format_version") => {
+                let mut out = serde_json::Map::with_capacity(map.len() + 1);
+                out.insert("format_version".into(), JSON_FORMAT_VERSION.into());
+                out.extend(map);
+                serde_json::Value::Object(out)
+            }
+            other => other,
+        }
+    }
+    match serde_json::to_value(value).expect("report types serialize") {
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.into_iter().map(stamp).collect())
+        }
+        other => stamp(other),
+    }
+}
+
+#[cfg(test)]
+mod versioned_tests {
+    use super::*;
+
+    #[test]
+    fn every_document_gets_a_format_version_first() {
+        let v = versioned(&serde_json::json!({"type": "image_imported", "id": "x"}));
+        assert_eq!(
+            v.to_string(),
+            r#"{"format_version":1,"type":"image_imported","id":"x"}"#
+        );
+    }
+
+    #[test]
+    fn an_own_version_is_kept_and_arrays_are_stamped_per_document() {
+        let own = versioned(&serde_json::json!({"format_version": 3, "a": 1}));
+        assert_eq!(own["format_version"], 3);
+        let many = versioned(&serde_json::json!([{"a": 1}, {"format_version": 2}]));
+        assert_eq!(many[0]["format_version"], 1);
+        assert_eq!(many[1]["format_version"], 2);
     }
 }

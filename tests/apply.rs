@@ -437,6 +437,11 @@ async fn first_import_is_verified_and_a_second_apply_is_a_no_op() {
             .any(|l| l.contains(r#""type":"image_imported""#)),
         "{events}"
     );
+    // Every event is a versioned JSON document (issue 14).
+    for line in events.lines() {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(e["format_version"], 1, "{line}");
+    }
 
     let imgs = images_of(&g, &p.id).await;
     assert_eq!(imgs.len(), 1, "{imgs:#?}");

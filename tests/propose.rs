@@ -463,6 +463,7 @@ fn unchanged_lock_means_nothing_to_propose() {
     assert_exit(&out, 0);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["proposals"], serde_json::json!([]));
+    assert_eq!(report["format_version"], 1);
 }
 
 #[test]

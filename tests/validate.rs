@@ -379,6 +379,10 @@ fn the_shipped_catalog_is_valid() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["errors"], 0, "{}", String::from_utf8_lossy(&out.stdout));
     assert!(v["images"].as_u64().unwrap() >= 40);
+    // Every --format json document says its version first (issue 14).
+    assert_eq!(v["format_version"], 1);
+    let first = String::from_utf8_lossy(&out.stdout);
+    assert!(first.starts_with("{\n  \"format_version\": 1,"), "{first}");
 }
 
 #[test]

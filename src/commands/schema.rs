@@ -58,7 +58,7 @@ pub fn run(args: &SchemaArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
                 "lock": serde_json::from_str::<serde_json::Value>(&lock_schema())?,
                 "lifecycle": serde_json::from_str::<serde_json::Value>(&lifecycle_schema())?,
             });
-            printer.json(&both);
+            printer.json_raw(&both);
         }
     }
     Ok(ExitStatus::Success)
