@@ -7,12 +7,11 @@ use std::io::IsTerminal as _;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::build::run::{self, Built, Options};
-use crate::catalog::{self, Source};
+use crate::catalog::Source;
 use crate::cli::{BuildArgs, GlobalArgs};
 use crate::error::{self, ResultExt as _};
 use crate::exit::ExitStatus;
 use crate::output::Printer;
-use crate::upstream::check;
 
 #[derive(Debug, serde::Serialize)]
 struct Report {
@@ -29,23 +28,8 @@ struct Outcome {
 }
 
 pub fn run(global: &GlobalArgs, args: &BuildArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let catalog = catalog::load(&global.catalog).map_err(|diags| {
-        for d in &diags {
-            printer.error_text(&d.render());
-        }
-        error::refuse(
-            ExitStatus::Invalid,
-            format!("the catalog in {} is not valid", global.catalog.display()),
-            "run `image-crawler validate` and fix the problems shown",
-        )
-    })?;
-    let images = check::select_images(&catalog, &args.ids).map_err(|pattern| {
-        error::refuse(
-            ExitStatus::Invalid,
-            format!("no image in the catalog matches `{pattern}`"),
-            "list the ids with `image-crawler validate -v` or check the spelling",
-        )
-    })?;
+    let catalog = super::load_catalog(global, printer)?;
+    let images = super::select_images(&catalog, &args.ids)?;
     let recipes: Vec<_> = images
         .iter()
         .filter_map(|i| match &i.source {

@@ -20,26 +20,8 @@ pub async fn run(
     args: &CheckArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let catalog = match catalog::load(&global.catalog) {
-        Ok(c) => c,
-        Err(diags) => {
-            for d in &diags {
-                printer.error_text(&d.render());
-            }
-            return Err(error::refuse(
-                ExitStatus::Invalid,
-                format!("the catalog in {} is not valid", global.catalog.display()),
-                "run `image-crawler validate` and fix the problems shown",
-            ));
-        }
-    };
-    let images = check::select_images(&catalog, &args.ids).map_err(|pattern| {
-        error::refuse(
-            ExitStatus::Invalid,
-            format!("no image in the catalog matches `{pattern}`"),
-            "list the ids with `image-crawler validate -v` or check the spelling",
-        )
-    })?;
+    let catalog = super::load_catalog(global, printer)?;
+    let images = super::select_images(&catalog, &args.ids)?;
     let mirrors = super::mirrors(&catalog.mirrors, &args.upstream)?;
     let client = http::client(&ClientOptions::default())?;
     let mut fetcher =

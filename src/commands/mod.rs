@@ -58,6 +58,38 @@ fn block_on<F: std::future::Future<Output = anyhow::Result<ExitStatus>>>(
     runtime.block_on(fut)
 }
 
+/// The catalog, or exit 4 after printing its diagnostics (the verbs that need a valid one).
+fn load_catalog(
+    global: &crate::cli::GlobalArgs,
+    printer: &Printer,
+) -> anyhow::Result<crate::catalog::Catalog> {
+    crate::catalog::load(&global.catalog).map_err(|diags| {
+        for d in &diags {
+            printer.error_text(&d.render());
+        }
+        crate::error::refuse(
+            ExitStatus::Invalid,
+            format!("the catalog in {} is not valid", global.catalog.display()),
+            "run `image-crawler validate` and fix the problems shown",
+        )
+    })
+}
+
+/// The enabled images matching `ids` (all enabled ones for none), or exit 4 for a pattern
+/// that matches nothing.
+fn select_images<'a>(
+    catalog: &'a crate::catalog::Catalog,
+    ids: &[String],
+) -> anyhow::Result<Vec<&'a crate::catalog::Image>> {
+    crate::upstream::check::select_images(catalog, ids).map_err(|pattern| {
+        crate::error::refuse(
+            ExitStatus::Invalid,
+            format!("no image in the catalog matches `{pattern}`"),
+            "list the ids with `image-crawler validate -v` or check the spelling",
+        )
+    })
+}
+
 /// The catalog's `settings.mirrors` plus the `--mirror FROM=TO` flags (the fetcher picks the
 /// longest matching prefix).
 fn mirrors(

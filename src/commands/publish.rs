@@ -3,14 +3,13 @@
 
 use crate::build::publish::{self, Store};
 use crate::build::sigv4::Credentials;
+use crate::catalog::Source;
 use crate::catalog::raw::ObjectListing;
-use crate::catalog::{self, Source};
 use crate::cli::{GlobalArgs, PublishArgs};
 use crate::error::{self, ResultExt as _};
 use crate::exit::ExitStatus;
 use crate::http::{self, ClientOptions};
 use crate::output::Printer;
-use crate::upstream::check;
 
 #[derive(Debug, serde::Serialize)]
 struct Report {
@@ -23,23 +22,8 @@ pub async fn run(
     args: &PublishArgs,
     printer: &Printer,
 ) -> anyhow::Result<ExitStatus> {
-    let catalog = catalog::load(&global.catalog).map_err(|diags| {
-        for d in &diags {
-            printer.error_text(&d.render());
-        }
-        error::refuse(
-            ExitStatus::Invalid,
-            format!("the catalog in {} is not valid", global.catalog.display()),
-            "run `image-crawler validate` and fix the problems shown",
-        )
-    })?;
-    let images = check::select_images(&catalog, &args.ids).map_err(|pattern| {
-        error::refuse(
-            ExitStatus::Invalid,
-            format!("no image in the catalog matches `{pattern}`"),
-            "list the ids with `image-crawler validate -v` or check the spelling",
-        )
-    })?;
+    let catalog = super::load_catalog(global, printer)?;
+    let images = super::select_images(&catalog, &args.ids)?;
     let credentials = credentials_from_env();
     let client = http::client(&ClientOptions::default())?;
     let mut report = Report {

@@ -743,26 +743,7 @@ impl Executor<'_> {
                 let digests = pass.finish().await.context("the upload ended early")?;
                 transfer::verify_against_lock(&lock.build, &digests)
                     .with_context(|| format!("the bytes of {url} are not the locked build"))?;
-                if image.transfer == Transfer::GlanceDirect {
-                    self.glance
-                        .import(gid, &ImportMethod::GlanceDirect)
-                        .await
-                        .map_err(OsError::into_anyhow)?;
-                }
-                let expected = digests.get(GLANCE_DEFAULT_HASH).map(|v| ExpectedHash {
-                    algo: GLANCE_DEFAULT_HASH.as_str().into(),
-                    value: v.to_owned(),
-                });
-                let img = if image.transfer == Transfer::GlanceDirect {
-                    self.glance
-                        .wait_imported(gid, "glance-direct", &self.wait, expected.as_ref())
-                        .await
-                } else {
-                    self.glance
-                        .wait_active(gid, "stream", &self.wait, expected.as_ref())
-                        .await
-                }
-                .map_err(OsError::into_anyhow)?;
+                let img = self.settle_upload(gid, image.transfer, &digests).await?;
                 let glance = transfer::verify_against_glance(
                     &digests,
                     img.size,
@@ -882,26 +863,7 @@ impl Executor<'_> {
             .context("the decompressor reported nothing")?;
         let image_sums = verify_image_digests(&lock.build, inner)
             .with_context(|| format!("the decompressed image of {url} is not the locked build"))?;
-        if image.transfer == Transfer::GlanceDirect {
-            self.glance
-                .import(gid, &ImportMethod::GlanceDirect)
-                .await
-                .map_err(OsError::into_anyhow)?;
-        }
-        let expected = inner.get(GLANCE_DEFAULT_HASH).map(|v| ExpectedHash {
-            algo: GLANCE_DEFAULT_HASH.as_str().into(),
-            value: v.to_owned(),
-        });
-        let img = if image.transfer == Transfer::GlanceDirect {
-            self.glance
-                .wait_imported(gid, "glance-direct", &self.wait, expected.as_ref())
-                .await
-        } else {
-            self.glance
-                .wait_active(gid, "stream", &self.wait, expected.as_ref())
-                .await
-        }
-        .map_err(OsError::into_anyhow)?;
+        let img = self.settle_upload(gid, image.transfer, inner).await?;
         let glance = transfer::verify_against_glance(
             inner,
             img.size,
@@ -921,6 +883,37 @@ impl Executor<'_> {
 
     /// Records Glance's verified digest of a decompressed image in the lockfile, once (the
     /// file changes only when the digest is new; `check` keeps it while the build is the same).
+    /// After the bytes went up: starts Glance's import for glance-direct, then waits until the
+    /// image is active (for an import, until its task finished) holding `digests`' hash of
+    /// Glance's algorithm.
+    async fn settle_upload(
+        &self,
+        gid: &str,
+        transfer: Transfer,
+        digests: &transfer::Digests,
+    ) -> anyhow::Result<GlanceImage> {
+        if transfer == Transfer::GlanceDirect {
+            self.glance
+                .import(gid, &ImportMethod::GlanceDirect)
+                .await
+                .map_err(OsError::into_anyhow)?;
+        }
+        let expected = digests.get(GLANCE_DEFAULT_HASH).map(|v| ExpectedHash {
+            algo: GLANCE_DEFAULT_HASH.as_str().into(),
+            value: v.to_owned(),
+        });
+        if transfer == Transfer::GlanceDirect {
+            self.glance
+                .wait_imported(gid, "glance-direct", &self.wait, expected.as_ref())
+                .await
+        } else {
+            self.glance
+                .wait_active(gid, "stream", &self.wait, expected.as_ref())
+                .await
+        }
+        .map_err(OsError::into_anyhow)
+    }
+
     fn record_image_digest(&self, lock: &LockedImage, img: &GlanceImage) -> anyhow::Result<()> {
         let (Some(dir), Some(algo), Some(value)) = (
             self.state_dir,
