@@ -190,7 +190,7 @@ pub fn check_max_deletes(plan: &Plan, max_deletes: u32) -> Result<(), String> {
     Ok(())
 }
 
-impl Executor<'_> {
+impl<'a> Executor<'a> {
     /// Runs the plan; `observed` is the state the plan was checked against.
     pub async fn run(&self, plan: &Plan, observed: &[GlanceImage]) -> Outcome {
         let by_id: BTreeMap<&str, &GlanceImage> =
@@ -361,7 +361,8 @@ impl Executor<'_> {
             .collect())
     }
 
-    fn want(&self, id: &str) -> anyhow::Result<(Desired, String)> {
+    /// The catalog entry and lockfile of `id` (the plan was made from them).
+    fn inputs(&self, id: &str) -> anyhow::Result<(&'a Image, &'a LockedImage)> {
         let image = *self
             .images
             .get(id)
@@ -370,6 +371,11 @@ impl Executor<'_> {
             .locks
             .get(id)
             .with_context(|| format!("{id} has no lockfile"))?;
+        Ok((image, lock))
+    }
+
+    fn want(&self, id: &str) -> anyhow::Result<(Desired, String)> {
+        let (image, lock) = self.inputs(id)?;
         Ok((
             desired(image, lock, &self.managed_tag),
             lock.build.version.clone(),
@@ -532,14 +538,7 @@ impl Executor<'_> {
     /// Creates, fills, verifies and promotes a new image. On any failure after the image
     /// was created, the image is deleted.
     async fn import(&self, id: &str, c: &Change) -> anyhow::Result<()> {
-        let image = *self
-            .images
-            .get(id)
-            .with_context(|| format!("{id} is not in the catalog of this target"))?;
-        let lock = self
-            .locks
-            .get(id)
-            .with_context(|| format!("{id} has no lockfile"))?;
+        let (image, lock) = self.inputs(id)?;
         let want = desired(image, lock, &self.managed_tag);
         if let Some(v) = &c.version
             && *v != lock.build.version

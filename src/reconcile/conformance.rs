@@ -105,6 +105,13 @@ mod tests {
         img
     }
 
+    /// The gate's findings for `img`, locked to `l`, created in an empty Glance.
+    fn judge_new(img: &crate::catalog::Image, l: &crate::lock::LockedImage) -> Vec<String> {
+        let locks = std::collections::BTreeMap::from([(l.id.clone(), l.clone())]);
+        let p = plan(&[img], &locks, &[], &ctx());
+        violations(&planned_state(&p, &[img], &locks, &[], &ctx()), ctx().now)
+    }
+
     #[test]
     fn a_bump_with_rotation_conforms() {
         let img = conforming_image();
@@ -154,10 +161,7 @@ mod tests {
         // The canonical release URL passes.
         l.build.url =
             "https://cloud-images.ubuntu.com/releases/noble/release-20261101/x.img".into();
-        let locks = std::collections::BTreeMap::from([(l.id.clone(), l)]);
-        let p = plan(&[&img], &locks, &[], &ctx());
-        let state = planned_state(&p, &[&img], &locks, &[], &ctx());
-        assert_eq!(violations(&state, ctx().now), Vec::<String>::new());
+        assert_eq!(judge_new(&img, &l), Vec::<String>::new());
     }
 
     #[test]
@@ -168,10 +172,7 @@ mod tests {
             .properties
             .insert("os_purpose".into(), "k8snode".into());
         let l = lock("ubuntu-24.04", "1", "2026-11-01");
-        let locks = std::collections::BTreeMap::from([(l.id.clone(), l)]);
-        let p = plan(&[&img], &locks, &[], &ctx());
-        let state = planned_state(&p, &[&img], &locks, &[], &ctx());
-        let v = violations(&state, ctx().now);
+        let v = judge_new(&img, &l);
         assert_eq!(v.len(), 1, "{v:#?}");
         assert!(v[0].contains("openstack-k8s-capi-images"), "{}", v[0]);
     }
@@ -186,10 +187,7 @@ mod tests {
             .properties
             .insert("os_purpose".into(), "generic".into());
         let l = lock("ubuntu-24.04", "1", "2026-11-01");
-        let locks = std::collections::BTreeMap::from([(l.id.clone(), l)]);
-        let p = plan(&[&img], &locks, &[], &ctx());
-        let state = planned_state(&p, &[&img], &locks, &[], &ctx());
-        let v = violations(&state, ctx().now);
+        let v = judge_new(&img, &l);
         assert_eq!(v.len(), 1, "{v:#?}");
         assert!(
             v[0].contains("scs-0104/name") && v[0].contains("`Ubuntu 24.04`"),
@@ -200,9 +198,7 @@ mod tests {
         img.glance
             .properties
             .insert("os_purpose".into(), "custom".into());
-        let p = plan(&[&img], &locks, &[], &ctx());
-        let state = planned_state(&p, &[&img], &locks, &[], &ctx());
-        assert_eq!(violations(&state, ctx().now), Vec::<String>::new());
+        assert_eq!(judge_new(&img, &l), Vec::<String>::new());
     }
 
     #[test]
@@ -239,10 +235,7 @@ mod tests {
         let mut img = conforming_image();
         img.glance.properties.remove("image_original_user");
         let l = lock("ubuntu-24.04", "1", "2026-11-01");
-        let locks = std::collections::BTreeMap::from([(l.id.clone(), l)]);
-        let p = plan(&[&img], &locks, &[], &ctx());
-        let state = planned_state(&p, &[&img], &locks, &[], &ctx());
-        let v = violations(&state, ctx().now);
+        let v = judge_new(&img, &l);
         assert_eq!(v.len(), 1, "{v:#?}");
         assert!(
             v[0].contains("\"Ubuntu 24.04\"")
