@@ -588,17 +588,9 @@ fn checksum_names_never_leave_the_source_directory() {
     }
 }
 
-/// The stale-upstream notice says "the SCS recency test fails/has failed" only where the
-/// official test would: the fixture catalog's `provided_until: none` exempts its (old) builds
-/// there, a future date does not.
-#[test]
-fn the_recency_notice_only_where_the_official_test_would_fail() {
-    let exempt = Env::new();
-    let a = exempt.cmd(&[]);
-    let out = format!("{}{}", stdout(&a), stderr(&a));
-    assert_eq!(code(&a), 0, "{out}");
-    assert!(!out.contains("SCS recency test"), "{out}");
-
+/// The fixture catalog with `provided_until` in the future: its old builds make every image
+/// stale for the SCS recency test, so `check` has notes to report.
+fn dated_env() -> (Env, tempfile::TempDir) {
     let mut dated = Env::new();
     let dir = tempfile::tempdir().unwrap();
     let catalog = dir.path().join("catalog");
@@ -613,6 +605,74 @@ fn the_recency_notice_only_where_the_official_test_would_fail() {
     )
     .unwrap();
     dated.catalog = catalog;
+    (dated, dir)
+}
+
+/// Notes are values: in `--format json` each is an object (severity, code, image id, message,
+/// hint, url), not a pre-formatted `warning: ...` line; people still read one line per note.
+#[test]
+fn check_notes_are_structured_in_json_and_lines_for_people() {
+    let (env, _dir) = dated_env();
+    let a = env.cmd(&["--format", "json", "--dry-run", "example-9", "other-1"]);
+    assert_eq!(code(&a), 0, "{}", stderr(&a));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&a)).unwrap();
+    let notes = doc["notes"].as_array().expect("notes is an array");
+    assert_eq!(notes.len(), 2, "{notes:#?}");
+    for (note, id) in notes.iter().zip(["example-9", "other-1"]) {
+        let mut keys: Vec<&str> = note
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            ["code", "hint", "image_id", "message", "severity", "url"],
+            "{note:#}"
+        );
+        assert_eq!(note["severity"], "warning", "{note:#}");
+        assert_eq!(note["code"], "stale-upstream", "{note:#}");
+        assert_eq!(note["image_id"], id, "{note:#}");
+        let message = note["message"].as_str().unwrap();
+        assert!(!message.contains("warning:"), "{message}");
+        assert!(
+            !message.contains(id),
+            "the id is a field, not text: {message}"
+        );
+        assert!(
+            message.contains("SCS recency test has failed since"),
+            "{message}"
+        );
+        assert!(
+            note["hint"].as_str().unwrap().contains("replace_frequency"),
+            "{note:#}"
+        );
+    }
+
+    let a = env.cmd(&["--dry-run", "example-9"]);
+    let err = stderr(&a);
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("recency")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].starts_with("warning: example-9: the newest upstream build is from "),
+        "{err}"
+    );
+    assert!(err.contains("\nhint: "), "{err}");
+}
+
+/// The stale-upstream notice says "the SCS recency test fails/has failed" only where the
+/// official test would: the fixture catalog's `provided_until: none` exempts its (old) builds
+/// there, a future date does not.
+#[test]
+fn the_recency_notice_only_where_the_official_test_would_fail() {
+    let exempt = Env::new();
+    let a = exempt.cmd(&[]);
+    let out = format!("{}{}", stdout(&a), stderr(&a));
+    assert_eq!(code(&a), 0, "{out}");
+    assert!(!out.contains("SCS recency test"), "{out}");
+
+    let (dated, _dir) = dated_env();
     let a = dated.cmd(&[]);
     let out = format!("{}{}", stdout(&a), stderr(&a));
     assert_eq!(code(&a), 0, "{out}");

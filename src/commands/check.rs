@@ -8,6 +8,7 @@ use crate::error;
 use crate::exit::ExitStatus;
 use crate::http::{self, ClientOptions, RetryPolicy};
 use crate::output::Printer;
+use crate::scs::news::Note;
 use crate::upstream::Fetcher;
 use crate::upstream::check::{self, CheckOptions};
 use crate::upstream::fetch;
@@ -87,7 +88,7 @@ pub async fn run(
             printer.error_text(e);
         }
         for n in &report.notes {
-            printer.note(n);
+            printer.note(&n.render());
         }
         printer.status("Checked", &lines.summary);
     }
@@ -100,10 +101,10 @@ fn news(
     images: &[&catalog::Image],
     state: &std::path::Path,
     report: &check::CheckReport,
-    (lists, mut lines): (crate::scs::news::ReleaseLists, Vec<String>),
+    (lists, unavailable): (crate::scs::news::ReleaseLists, Vec<Note>),
     lifecycle: &crate::scs::lifecycle::Lifecycle,
     now: jiff::Timestamp,
-) -> Vec<String> {
+) -> Vec<Note> {
     // The newest upstream build date: this run's result, else the lockfile's.
     let mut dates = std::collections::BTreeMap::new();
     for image in images {
@@ -121,8 +122,7 @@ fn news(
             dates.insert(image.id.clone(), d);
         }
     }
-    let notes = crate::scs::news::for_check(images, &dates, &lists, lifecycle, now, 8);
-    lines.iter_mut().for_each(|l| l.insert_str(0, "warning: "));
-    lines.extend(notes.lines());
-    lines
+    let mut notes = crate::scs::news::for_check(images, &dates, &lists, lifecycle, now, 8).notes();
+    notes.extend(unavailable);
+    notes
 }

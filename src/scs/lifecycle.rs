@@ -325,12 +325,25 @@ pub fn check_image(
     }
 }
 
-/// A lifecycle notice about a catalog image, for `check` and `validate`.
+/// What a lifecycle [`Notice`] says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoticeKind {
+    /// Past the end of life (error).
+    EolPassed,
+    /// Within the warning window before it (warning).
+    EolSoon,
+    /// The release is not in the data (warning).
+    Unknown,
+}
+
+/// A lifecycle notice about a catalog image, for `check`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Notice {
     pub image_id: String,
     /// The lifecycle key that matched, if any.
     pub release: Option<String>,
+    pub kind: NoticeKind,
     pub severity: Severity,
     pub message: String,
 }
@@ -355,18 +368,20 @@ pub fn check_catalog<'a>(
                 out.push(Notice {
                     image_id: image.id.clone(),
                     release: None,
+                    kind: NoticeKind::Unknown,
                     severity: Severity::Warning,
                     message: format!(
-                        "{kind}/{} is not in the lifecycle data; add its end-of-life date to {FILE_NAME}",
+                        "{kind}/{} is not in the lifecycle data ({FILE_NAME})",
                         release.unwrap_or_default()
                     ),
                 });
             }
             continue;
         };
-        let (severity, message) = match status(rel, today, weeks) {
+        let (kind, severity, message) = match status(rel, today, weeks) {
             EolStatus::Supported => continue,
             EolStatus::Soon { days_left, .. } => (
+                NoticeKind::EolSoon,
                 Severity::Warning,
                 format!(
                     "{key} reaches its end of life on {} ({days_left} days left)",
@@ -374,6 +389,7 @@ pub fn check_catalog<'a>(
                 ),
             ),
             EolStatus::Past { .. } => (
+                NoticeKind::EolPassed,
                 Severity::Error,
                 format!(
                     "{key} reached its end of life on {}; the image is still enabled",
@@ -384,6 +400,7 @@ pub fn check_catalog<'a>(
         out.push(Notice {
             image_id: image.id.clone(),
             release: Some(key.to_owned()),
+            kind,
             severity,
             message,
         });
@@ -587,15 +604,15 @@ mod tests {
             catalog_image("ubuntu-26.04", ubuntu("26.04"), true),
         ];
         let n = check_catalog(&imgs, &lc(), date("2026-11-20"), 8);
-        let got: Vec<(&str, Severity)> = n
+        let got: Vec<(&str, NoticeKind, Severity)> = n
             .iter()
-            .map(|n| (n.image_id.as_str(), n.severity))
+            .map(|n| (n.image_id.as_str(), n.kind, n.severity))
             .collect();
         assert_eq!(
             got,
             [
-                ("ubuntu-20.04", Severity::Error),
-                ("ubuntu-26.04", Severity::Warning)
+                ("ubuntu-20.04", NoticeKind::EolPassed, Severity::Error),
+                ("ubuntu-26.04", NoticeKind::Unknown, Severity::Warning)
             ]
         );
         assert!(
@@ -606,6 +623,7 @@ mod tests {
         );
         // Shortly before 24.04's end.
         let n = check_catalog(&imgs[..1], &lc(), date("2029-05-01"), 8);
+        assert_eq!(n[0].kind, NoticeKind::EolSoon);
         assert_eq!(
             n[0].message,
             "ubuntu/24.04 reaches its end of life on 2029-05-31 (30 days left)"

@@ -38,7 +38,15 @@ pub struct News {
     /// The new release (new-release only).
     pub version: Option<String>,
     pub message: String,
+    /// The release list that announced it (new-release only).
+    pub url: Option<String>,
 }
+
+/// The distributors' release lists that [`release_news`] reads.
+pub const UBUNTU_STREAM: &str =
+    "https://cloud-images.ubuntu.com/releases/streams/v1/com.ubuntu.cloud:released:download.json";
+pub const FEDORA_RELEASES: &str = "https://fedoraproject.org/releases.json";
+pub const ALPINE_RELEASES: &str = "https://alpinelinux.org/releases.json";
 
 /// Staleness of one catalog image given the build date of the newest upstream build
 /// (`YYYY-MM-DD`, as in the lockfile). `None` when fine, exempt (`never`, `critical_bug`,
@@ -91,9 +99,9 @@ pub fn staleness(image: &Image, newest_build_date: &str, now: jiff::Timestamp) -
         distro: distro.to_owned(),
         image_id: Some(image.id.clone()),
         version: None,
+        url: None,
         message: format!(
-            "the newest upstream build of `{}` is from {newest_build_date}, older than its replace_frequency ({freq}); the SCS recency test {when} unless the distributor publishes a newer build (or replace_frequency is relaxed)",
-            image.id
+            "the newest upstream build is from {newest_build_date}, older than its replace_frequency ({freq}); the SCS recency test {when}"
         ),
     })
 }
@@ -246,7 +254,13 @@ fn newer_than<'a>(candidates: impl IntoIterator<Item = &'a str>, have: &[&str]) 
 }
 
 fn new_release(distro: &str, version: &str, detail: &str) -> News {
+    let url = match distro {
+        "ubuntu" => UBUNTU_STREAM,
+        "fedora" => FEDORA_RELEASES,
+        _ => ALPINE_RELEASES,
+    };
     News {
+        url: Some(url.to_owned()),
         kind: NewsKind::NewRelease,
         distro: distro.to_owned(),
         image_id: None,
@@ -306,8 +320,79 @@ pub fn stale_images<'a>(
         .collect()
 }
 
+/// How much a [`Note`] matters. Notes never change `check`'s exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoteSeverity {
+    Error,
+    Warning,
+    Note,
+}
+
+impl NoteSeverity {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Warning => "warning",
+            Self::Note => "note",
+        }
+    }
+}
+
+/// What a [`Note`] is about. The codes are API (`docs/json-output.md`): scripts filter on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoteCode {
+    /// An enabled image's release is past its end of life.
+    EolPassed,
+    /// An enabled image's release reaches its end of life soon.
+    EolSoon,
+    /// The lifecycle data does not know an enabled image's release.
+    LifecycleUnknown,
+    /// The newest upstream build is older than the image's `replace_frequency`.
+    StaleUpstream,
+    /// The distributor has a release the catalog has no image for.
+    NewRelease,
+    /// A distributor's release list could not be fetched or read (no release news for it).
+    ReleaseListUnavailable,
+}
+
+/// One thing `check` reports besides lockfile changes: a value, rendered as one line (and a
+/// hint) for people by [`Note::render`] and as an object in `--format json`. Every field is
+/// always present (`null` when it does not apply), so the JSON shape does not vary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Note {
+    pub severity: NoteSeverity,
+    pub code: NoteCode,
+    /// The catalog image concerned; `None` for news about the catalog as a whole.
+    pub image_id: Option<String>,
+    /// What happened, without a severity label or the image id.
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+    /// Where to read more (the release list, ...).
+    pub url: Option<String>,
+}
+
+impl Note {
+    /// `warning: <id>: <message>` and, when there is one, a `hint:` line.
+    pub fn render(&self) -> String {
+        let mut out = format!("{}: ", self.severity.label());
+        if let Some(id) = &self.image_id {
+            out.push_str(id);
+            out.push_str(": ");
+        }
+        out.push_str(&self.message);
+        if let Some(hint) = &self.hint {
+            out.push_str("\nhint: ");
+            out.push_str(hint);
+        }
+        out
+    }
+}
+
 /// Everything `check` reports besides lockfile changes: lifecycle notices, stale upstreams
-/// and new releases. One call for the verb; render with [`CheckNotes::lines`] or as JSON.
+/// and new releases. One call for the verb; turn into [`Note`]s with [`CheckNotes::notes`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CheckNotes {
     pub lifecycle: Vec<super::lifecycle::Notice>,
@@ -343,24 +428,67 @@ pub fn for_check(
 }
 
 impl CheckNotes {
-    /// One line per note, `error:`/`warning:`/`note:` first, for the printer.
-    pub fn lines(&self) -> Vec<String> {
-        let mut out: Vec<String> = self
+    /// The notes, lifecycle first (sorted by image), then staleness, then new releases.
+    pub fn notes(&self) -> Vec<Note> {
+        use super::lifecycle::NoticeKind;
+        let mut out: Vec<Note> = self
             .lifecycle
             .iter()
             .map(|n| {
-                let label = match n.severity {
-                    super::Severity::Error => "error",
-                    super::Severity::Warning => "warning",
+                let (code, hint) = match n.kind {
+                    NoticeKind::EolPassed => (
+                        NoteCode::EolPassed,
+                        "move the image to a supported release, or disable it in the catalog",
+                    ),
+                    NoticeKind::EolSoon => (
+                        NoteCode::EolSoon,
+                        "plan the move to a newer release before that date",
+                    ),
+                    NoticeKind::Unknown => (
+                        NoteCode::LifecycleUnknown,
+                        "add the release and its end-of-life date to catalog/lifecycle.yaml",
+                    ),
                 };
-                format!("{label}: {}: {}", n.image_id, n.message)
+                Note {
+                    severity: match n.severity {
+                        super::Severity::Error => NoteSeverity::Error,
+                        super::Severity::Warning => NoteSeverity::Warning,
+                    },
+                    code,
+                    image_id: Some(n.image_id.clone()),
+                    message: n.message.clone(),
+                    hint: Some(hint.to_owned()),
+                    url: None,
+                }
             })
             .collect();
         for n in &self.news {
-            match n.kind {
-                NewsKind::Stale => out.push(format!("warning: {}", n.message)),
-                NewsKind::NewRelease => out.push(format!("note: {}", n.message)),
-            }
+            out.push(match n.kind {
+                NewsKind::Stale => Note {
+                    severity: NoteSeverity::Warning,
+                    code: NoteCode::StaleUpstream,
+                    image_id: n.image_id.clone(),
+                    message: n.message.clone(),
+                    hint: Some(
+                        "nothing to do if the distributor publishes a newer build in time; \
+                         otherwise relax replace_frequency (or set provided_until) for the image"
+                            .to_owned(),
+                    ),
+                    url: None,
+                },
+                NewsKind::NewRelease => Note {
+                    severity: NoteSeverity::Note,
+                    code: NoteCode::NewRelease,
+                    image_id: None,
+                    message: n.message.clone(),
+                    hint: Some(format!(
+                        "add an image for {} {} to the catalog",
+                        n.distro,
+                        n.version.as_deref().unwrap_or_default()
+                    )),
+                    url: n.url.clone(),
+                },
+            });
         }
         out
     }
@@ -629,23 +757,36 @@ mod tests {
             ..Default::default()
         };
         let notes = for_check(&[&a, &b], &dates, &lists, &lc, now(), 8);
-        let lines = notes.lines();
+        let lines: Vec<String> = notes.notes().iter().map(Note::render).collect();
         assert_eq!(lines.len(), 3, "{lines:#?}");
         assert_eq!(
             lines[0],
-            "warning: ubuntu-22.04: ubuntu/22.04 reaches its end of life on 2026-12-01 (11 days left)"
+            "warning: ubuntu-22.04: ubuntu/22.04 reaches its end of life on 2026-12-01 (11 days left)\n\
+             hint: plan the move to a newer release before that date"
         );
         assert!(
-            lines[1].starts_with(
-                "warning: the newest upstream build of `ubuntu-24.04` is from 2026-09-01"
-            ),
+            lines[1]
+                .starts_with("warning: ubuntu-24.04: the newest upstream build is from 2026-09-01"),
             "{}",
             lines[1]
         );
         assert_eq!(
             lines[2],
-            "note: ubuntu 26.04 is released (resolute, LTS) and the catalog has no image for it yet"
+            "note: ubuntu 26.04 is released (resolute, LTS) and the catalog has no image for it yet\n\
+             hint: add an image for ubuntu 26.04 to the catalog"
         );
+        let codes: Vec<(NoteSeverity, NoteCode)> =
+            notes.notes().iter().map(|n| (n.severity, n.code)).collect();
+        assert_eq!(
+            codes,
+            [
+                (NoteSeverity::Warning, NoteCode::EolSoon),
+                (NoteSeverity::Warning, NoteCode::StaleUpstream),
+                (NoteSeverity::Note, NoteCode::NewRelease)
+            ]
+        );
+        assert_eq!(notes.notes()[2].url.as_deref(), Some(UBUNTU_STREAM));
+        assert_eq!(notes.notes()[2].image_id, None);
         // Nothing to say: empty.
         let fresh = BTreeMap::from([("ubuntu-24.04".to_owned(), "2026-11-19".to_owned())]);
         assert_eq!(

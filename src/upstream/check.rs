@@ -149,10 +149,9 @@ pub struct CheckReport {
     pub summary: Summary,
     pub http: StatsSnapshot,
     pub dry_run: bool,
-    /// Lifecycle and release news (`error:`/`warning:`/`note:` lines): EOL dates, stale
-    /// upstreams, releases the catalog does not have yet. Informational: no effect on the exit.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
+    /// Lifecycle and release news: EOL dates, stale upstreams, releases the catalog does not
+    /// have yet, release lists that could not be read. Informational: no effect on the exit.
+    pub notes: Vec<crate::scs::news::Note>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -4,20 +4,19 @@
 //! warning, never a failure of `check`: the lockfiles do not depend on it.
 
 use crate::catalog::{Image, Source};
-use crate::scs::news::{self, ReleaseLists};
+use crate::scs::news::{
+    self, ALPINE_RELEASES, FEDORA_RELEASES, Note, NoteCode, NoteSeverity, ReleaseLists,
+    UBUNTU_STREAM,
+};
 
 use super::Fetcher;
 
-const UBUNTU_STREAM: &str =
-    "https://cloud-images.ubuntu.com/releases/streams/v1/com.ubuntu.cloud:released:download.json";
-const FEDORA_RELEASES: &str = "https://fedoraproject.org/releases.json";
-const ALPINE_RELEASES: &str = "https://alpinelinux.org/releases.json";
-
-/// Fetches the release lists of the distributions among `images`; returns them and warnings.
+/// Fetches the release lists of the distributions among `images`; returns them and a
+/// `release-list-unavailable` warning per list that could not be had.
 pub async fn fetch_release_lists(
     images: &[&Image],
     fetcher: &Fetcher,
-) -> (ReleaseLists, Vec<String>) {
+) -> (ReleaseLists, Vec<Note>) {
     let uses = |f: fn(&Source) -> bool| images.iter().any(|i| i.enabled && f(&i.source));
     // The three lists are independent: fetch them at once.
     let (ubuntu, fedora, alpine) = tokio::join!(
@@ -50,31 +49,48 @@ pub async fn fetch_release_lists(
 }
 
 /// A warning kept; the list is absent.
-fn keep<T>(warning: String, warnings: &mut Vec<String>) -> Option<T> {
+fn keep<T>(warning: Note, warnings: &mut Vec<Note>) -> Option<T> {
     warnings.push(warning);
     None
 }
 
-/// `Ok(None)` when the catalog does not use the distribution; `Err(warning)` when its list
+fn unavailable(url: &str, message: String) -> Note {
+    Note {
+        severity: NoteSeverity::Warning,
+        code: NoteCode::ReleaseListUnavailable,
+        image_id: None,
+        message,
+        hint: Some(
+            "no release news for this distribution in this run; the lockfiles do not depend on \
+             it (behind a proxy or offline, mirror the list with `--mirror FROM=TO`)"
+                .to_owned(),
+        ),
+        url: Some(url.to_owned()),
+    }
+}
+
+/// `Ok(None)` when the catalog does not use the distribution; `Err(note)` when its list
 /// cannot be fetched or read.
 async fn get_if<T>(
     wanted: bool,
     fetcher: &Fetcher,
     url: &str,
     parse: fn(&str) -> Result<T, serde_json::Error>,
-) -> Result<Option<T>, String> {
+) -> Result<Option<T>, Note> {
     if !wanted {
         return Ok(None);
     }
     match fetcher.get(url).await {
         Ok(f) => match parse(&f.text()) {
             Ok(v) => Ok(Some(v)),
-            Err(e) => Err(format!(
-                "cannot read the release list {url}: {e}; no release news for it"
+            Err(e) => Err(unavailable(
+                url,
+                format!("cannot read the release list {url}: {e}"),
             )),
         },
-        Err(e) => Err(format!(
-            "cannot fetch the release list: {e}; no release news for it"
+        Err(e) => Err(unavailable(
+            url,
+            format!("cannot fetch the release list: {e}"),
         )),
     }
 }
