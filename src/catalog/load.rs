@@ -7,16 +7,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::raw::CatalogFile;
-use super::{Catalog, LoadResult, resolve, suggest};
+use super::raw::{CatalogFile, Parsed};
+use super::yaml::yaml_diagnostic;
+use super::{Catalog, LIFECYCLE_FILE, LoadResult, resolve};
 use crate::diagnostic::{self, Diagnostic};
-
-/// A parsed catalog file with its text (for snippets in later diagnostics).
-pub(super) struct Parsed {
-    pub path: PathBuf,
-    pub text: String,
-    pub file: CatalogFile,
-}
 
 /// Loads and validates every `*.yaml`/`*.yml` file directly in `dir`.
 pub fn load(dir: &Path) -> LoadResult {
@@ -42,9 +36,7 @@ pub fn load(dir: &Path) -> LoadResult {
         // reported when read below, never skipped silently.
         .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
         // `lifecycle.yaml` is EOL data with its own schema and loader (`scs::lifecycle`).
-        .filter(|p| {
-            p.file_name().and_then(|n| n.to_str()) != Some(crate::scs::lifecycle::FILE_NAME)
-        })
+        .filter(|p| p.file_name().and_then(|n| n.to_str()) != Some(LIFECYCLE_FILE))
         .collect();
     paths.sort();
     if paths.is_empty() {
@@ -181,57 +173,4 @@ fn parse_file(path: &Path, text: &str) -> Result<CatalogFile, Diagnostic> {
     }
     serde_saphyr::from_str_with_options::<CatalogFile>(text, options())
         .map_err(|e| yaml_diagnostic(path, text, &e))
-}
-
-/// Turns a serde-saphyr error into a diagnostic with a hint.
-pub(crate) fn yaml_diagnostic(path: &Path, text: &str, err: &serde_saphyr::Error) -> Diagnostic {
-    let (line, column) = err.location().map_or((0, 0), |l| (l.line(), l.column()));
-    let message = strip_location(&err.to_string());
-    let (message, hint, width) = suggest::explain(&message, text, line, column);
-    let mut d = Diagnostic::error(path, line, column, message)
-        .with_width(width)
-        .with_source(text);
-    if let Some(h) = hint {
-        d = d.with_hint(h);
-    }
-    d
-}
-
-/// serde-saphyr prefixes messages with `line L column C: `; we show the place separately.
-fn strip_location(message: &str) -> String {
-    let first = message.lines().next().unwrap_or("").trim();
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    let mut msg = first;
-    if let Some(rest) = msg.strip_prefix("line ")
-        && let Some(idx) = rest.find(": ")
-        && rest[..idx].contains("column")
-    {
-        msg = &rest[idx + 2..];
-    }
-    // ... and sometimes suffixes ` at line L, column C`.
-    if let Some(idx) = msg.rfind(" at line ")
-        && msg[idx..].contains("column")
-    {
-        msg = &msg[..idx];
-    }
-    msg.to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn strips_the_location_prefix() {
-        assert_eq!(
-            strip_location("line 3 column 5: unknown field `x`"),
-            "unknown field `x`"
-        );
-        assert_eq!(strip_location("error: line 3 column 5: bad"), "bad");
-        assert_eq!(strip_location("no place here"), "no place here");
-        assert_eq!(
-            strip_location("unknown field `x`, expected one of a, b at line 3, column 5"),
-            "unknown field `x`, expected one of a, b"
-        );
-    }
 }

@@ -11,6 +11,7 @@ pub mod presets;
 pub mod raw;
 mod resolve;
 pub mod suggest;
+mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -21,6 +22,11 @@ pub use raw::{
     Source, Transfer, Visibility,
 };
 pub use resolve::source_digest;
+pub(crate) use yaml::yaml_diagnostic;
+
+/// The file beside the catalog that holds end-of-life data; read by `scs::lifecycle`, not as a
+/// catalog file.
+pub const LIFECYCLE_FILE: &str = "lifecycle.yaml";
 
 use crate::diagnostic::Diagnostic;
 

@@ -796,3 +796,10 @@ impl Transfer {
         }
     }
 }
+
+/// A parsed catalog file with its text (for snippets in later diagnostics).
+pub(crate) struct Parsed {
+    pub path: std::path::PathBuf,
+    pub text: String,
+    pub file: CatalogFile,
+}

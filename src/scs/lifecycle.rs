@@ -25,7 +25,7 @@ use crate::openstack::image::GlanceImage;
 pub const DEFAULT_WARNING_WEEKS: u32 = 8;
 
 /// The file name inside the catalog directory.
-pub const FILE_NAME: &str = "lifecycle.yaml";
+pub const FILE_NAME: &str = crate::catalog::LIFECYCLE_FILE;
 
 /// The shipped data, compiled in.
 const BUILTIN: &str = include_str!("../../catalog/lifecycle.yaml");
@@ -89,7 +89,7 @@ pub struct Lifecycle {
 pub fn parse(text: &str, path: &Path) -> Result<Lifecycle, Vec<Diagnostic>> {
     let options = serde_saphyr::options! { strict_booleans: true };
     let file: LifecycleFile = serde_saphyr::from_str_with_options(text, options)
-        .map_err(|e| vec![crate::catalog::load::yaml_diagnostic(path, text, &e)])?;
+        .map_err(|e| vec![crate::catalog::yaml_diagnostic(path, text, &e)])?;
     let key_ok = |k: &str| {
         let (kind, release) = k.split_once('/').map_or((k, None), |(a, b)| (a, Some(b)));
         let kind_ok = kind.starts_with(|c: char| c.is_ascii_lowercase())
