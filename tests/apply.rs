@@ -1530,3 +1530,68 @@ async fn a_corrupt_compressed_artifact_leaves_no_image_behind() {
     assert!(err.contains("cannot decompress"), "{err}");
     assert!(err.contains("hint: use `transfer: stream`"), "{err}");
 }
+
+/// A port nothing listens on (bound, read, closed): an upstream that is down.
+fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// docs/exit-codes.md: 75 when every image failed and every failure was temporary (nothing
+/// changed, retry later); 3 when some failed and others were done, or a failure is not
+/// temporary. The classification is carried by the executor's typed failure, not read from
+/// the error text.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upstream_that_is_down_is_75_alone_and_3_beside_a_success() {
+    let g = glance().await;
+    let up = Upstream::start();
+    let p = Project::new("tempfail");
+    p.catalog(&Spec {
+        twin: true,
+        ..Spec::default()
+    });
+    let twin = format!("{}-twin", p.id);
+    let bytes = random_bytes(1 << 20, 91);
+    let down = format!("http://127.0.0.1:{}/tempfail.img", closed_port());
+    let json = |out: &Output| String::from_utf8_lossy(&out.stdout).into_owned();
+
+    // Both upstreams down: every image failed, every failure temporary -> 75.
+    p.lock("1", "2026-11-01", &down, &bytes, &[HashAlgorithm::Sha256]);
+    p.lock_as(
+        &twin,
+        "1",
+        "2026-11-01",
+        &down,
+        &bytes,
+        &[HashAlgorithm::Sha256],
+    );
+    let out = p.apply(&["--allow-nonconforming", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(75), "all failed transiently -> 75");
+    assert!(json(&out).contains("\"transient\":true"), "{}", json(&out));
+    assert!(images_of(&g, &p.id).await.is_empty());
+    assert!(images_of(&g, &twin).await.is_empty());
+
+    // One upstream down, the other image imported -> 3 (something was done).
+    let u = up.put("/tempfail-twin.img", bytes.clone());
+    p.lock_as(
+        &twin,
+        "1",
+        "2026-11-01",
+        &u,
+        &bytes,
+        &[HashAlgorithm::Sha256],
+    );
+    let out = p.apply(&["--allow-nonconforming"]);
+    assert_eq!(out.status.code(), Some(3), "one down beside a success -> 3");
+    assert_eq!(images_of(&g, &twin).await.len(), 1);
+    assert!(images_of(&g, &p.id).await.is_empty());
+
+    // A permanent failure (404) is not a reason to retry later -> 3, even alone.
+    let gone = format!("{}/no-such-file.img", up.base);
+    p.lock("1", "2026-11-01", &gone, &bytes, &[HashAlgorithm::Sha256]);
+    let out = p.apply(&["--allow-nonconforming", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(3), "a 404 is permanent -> 3");
+    assert!(json(&out).contains("\"transient\":false"), "{}", json(&out));
+    cleanup(&g, &p.id).await;
+    cleanup(&g, &twin).await;
+}

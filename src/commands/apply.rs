@@ -52,6 +52,8 @@ pub async fn run(
     };
     let run_id = RunId::current();
     let mut status = ExitStatus::Success;
+    // Images that failed (of them temporarily) and images processed, over every target.
+    let (mut failed, mut transient, mut total) = (0, 0, 0);
     for target in &targets {
         let glance = shell::connect(target).await?;
         let planned = shell::observe_and_plan(&glance, target, &inputs).await?;
@@ -113,27 +115,23 @@ pub async fn run(
             state_dir: Some(&global.state),
         };
         let outcome = executor.run(&plan, &planned.observed).await;
-        let total = outcome.succeeded.len() + outcome.failed.len();
-        status = status.merge(ExitStatus::for_items(
-            ExitStatus::Success,
-            outcome.failed.len(),
-            0,
-            total,
-        ));
-        // Self-check: after the apply the next plan must be empty; if it is not, the run did
-        // not converge (exit 3 even when every change reported success).
-        // A concurrent apply may still be settling (discarding its copy, finishing its
-        // rotation): look again a few times before calling it not converged.
+        let (f, t) = outcome.failure_counts();
+        (failed, transient) = (failed + f, transient + t);
+        total += outcome.succeeded.len() + f;
+        // Self-check: after the apply the next plan must be empty but for the images that
+        // failed; if it is not, the run did not converge (exit 3 even when every change
+        // reported success). A concurrent apply may still be settling (discarding its copy,
+        // finishing its rotation): look again a few times before calling it not converged.
         let mut after = shell::observe_and_plan(&glance, target, &inputs).await?;
         for pause in [1, 2, 4] {
-            if after.plan.is_empty() {
+            if !outcome.unexplained(&after.plan) {
                 break;
             }
             tokio::time::sleep(Duration::from_secs(pause)).await;
             after = shell::observe_and_plan(&glance, target, &inputs).await?;
         }
         let converged = after.plan.is_empty();
-        if !converged {
+        if outcome.unexplained(&after.plan) {
             status = status.merge(ExitStatus::Partial);
             printer.warn(&format!(
                 "cloud {}: Glance still differs after apply ({}); run `plan` to see why, a re-run is safe",
@@ -143,7 +141,14 @@ pub async fn run(
         }
         finished(printer, target.label(), &outcome, converged);
     }
-    Ok(status)
+    // Over every target: 75 only when every image failed, each temporarily (nothing changed);
+    // 3 when any image failed otherwise, or beside images that were done.
+    Ok(status.merge(ExitStatus::for_items(
+        ExitStatus::Success,
+        failed,
+        transient,
+        total,
+    )))
 }
 
 /// The last word on one cloud, on every path that reached its plan.

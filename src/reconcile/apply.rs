@@ -33,6 +33,7 @@
 //! by the planner's rule); every cleanup, rotation and delete re-checks a fresh listing first.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -45,6 +46,7 @@ use super::plan::{Desired, apply_diffs, desired, is_duplicate_of, pick_current};
 use super::transfer::{self, GLANCE_DEFAULT_HASH, GlanceCheck, Pipeline, SignatureConsumer};
 use super::{Action, Change, Plan, tmp_name};
 use crate::catalog::{ID_PROPERTY, Image, Transfer};
+use crate::exit::ExitStatus;
 use crate::lock::{HashAlgorithm, LockedImage, SignatureState};
 use crate::openstack::glance::{patch_ops, tag_changes};
 use crate::openstack::{
@@ -98,7 +100,16 @@ pub enum Event {
     ImageFailed {
         image_id: String,
         error: String,
+        /// A temporary failure before any change of the image took effect (see [`FailureKind`]).
+        transient: bool,
     },
+}
+
+impl Event {
+    /// Whether the event reports a change that took effect in Glance.
+    fn changes_glance(&self) -> bool {
+        !matches!(self, Event::ImageKept { .. } | Event::ImageFailed { .. })
+    }
 }
 
 /// Progress of a byte transfer (a bar on a terminal; nothing otherwise).
@@ -148,10 +159,72 @@ pub struct Executor<'a> {
 pub struct Outcome {
     /// Catalog ids whose changes all succeeded.
     pub succeeded: Vec<String>,
-    /// Catalog ids with a failure, and the error.
-    pub failed: BTreeMap<String, String>,
+    /// Catalog ids with a failure, and the failure (JSON: the rendered error, as before).
+    #[serde(serialize_with = "failure_messages")]
+    pub failed: BTreeMap<String, Failure>,
     /// Glance ids kept although retention wanted them gone.
     pub kept: Vec<String>,
+}
+
+impl Outcome {
+    /// How many images failed, and how many of those temporarily (for [`ExitStatus::for_items`]).
+    pub fn failure_counts(&self) -> (usize, usize) {
+        let transient = self
+            .failed
+            .values()
+            .filter(|f| f.kind == FailureKind::Transient)
+            .count();
+        (self.failed.len(), transient)
+    }
+
+    /// Whether `after` (the plan made after the run) has changes no failure of this run
+    /// explains: then Glance did not converge although every change reported success.
+    pub fn unexplained(&self, after: &Plan) -> bool {
+        after
+            .changes
+            .iter()
+            .any(|c| !self.failed.contains_key(&c.image_id))
+    }
+}
+
+/// Why an image failed, which decides the exit code (docs/exit-codes.md): a temporary failure
+/// (connection refused, timeout, 5xx: [`crate::error::exit_status`] says 75) before any change
+/// of that image took effect is worth retrying later; anything else is a failure of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    Transient,
+    Permanent,
+}
+
+/// One image's failure: its kind, and the rendered error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub error: String,
+}
+
+impl Failure {
+    /// Classifies `err` by its typed chain; `changed`: a change of the image already took
+    /// effect in Glance, so the run is not "nothing changed" for it.
+    pub fn of(err: &anyhow::Error, changed: bool) -> Failure {
+        let temporary = crate::error::exit_status(err) == ExitStatus::TempFail;
+        Failure {
+            kind: if temporary && !changed {
+                FailureKind::Transient
+            } else {
+                FailureKind::Permanent
+            },
+            error: crate::error::render(err),
+        }
+    }
+}
+
+fn failure_messages<S: serde::Serializer>(
+    failed: &BTreeMap<String, Failure>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(failed.iter().map(|(id, f)| (id, &f.error)))
 }
 
 /// Lists the images this tool manages in the project of the session (hidden ones too).
@@ -203,13 +276,15 @@ impl<'a> Executor<'a> {
             // Plan order puts deletions last globally; within an image keep the action order.
             changes.sort_by_key(|c| c.action);
         }
-        let results: Vec<(String, Result<Vec<String>, String>)> =
+        let results: Vec<(String, Result<Vec<String>, Failure>)> =
             futures_util::stream::iter(groups)
                 .map(|(id, changes)| {
                     let by_id = &by_id;
                     async move {
-                        let r = self.run_image(id, &changes, by_id).await;
-                        (id.to_owned(), r.map_err(|e| crate::error::render(&e)))
+                        let changed = AtomicBool::new(false);
+                        let r = self.run_image(id, &changes, by_id, &changed).await;
+                        let r = r.map_err(|e| Failure::of(&e, changed.load(Ordering::Relaxed)));
+                        (id.to_owned(), r)
                     }
                 })
                 .buffer_unordered(self.concurrency.max(1))
@@ -222,12 +297,13 @@ impl<'a> Executor<'a> {
                     out.kept.extend(kept);
                     out.succeeded.push(id);
                 }
-                Err(e) => {
+                Err(f) => {
                     (self.events)(&Event::ImageFailed {
                         image_id: id.clone(),
-                        error: e.trim_end().to_owned(),
+                        error: f.error.trim_end().to_owned(),
+                        transient: f.kind == FailureKind::Transient,
                     });
-                    out.failed.insert(id, e);
+                    out.failed.insert(id, f);
                 }
             }
         }
@@ -236,12 +312,22 @@ impl<'a> Executor<'a> {
         out
     }
 
-    /// The changes of one catalog image, in order; returns the kept Glance ids.
+    /// Reports `e`; `changed` records that a change of the image took effect.
+    fn emit(&self, changed: &AtomicBool, e: &Event) {
+        if e.changes_glance() {
+            changed.store(true, Ordering::Relaxed);
+        }
+        (self.events)(e);
+    }
+
+    /// The changes of one catalog image, in order; returns the kept Glance ids. `changed` is
+    /// set once one of them took effect (a later failure is then not "nothing changed").
     async fn run_image(
         &self,
         id: &str,
         changes: &[&Change],
         observed: &BTreeMap<&str, &GlanceImage>,
+        changed: &AtomicBool,
     ) -> anyhow::Result<Vec<String>> {
         let mut kept = Vec::new();
         for c in changes {
@@ -260,14 +346,17 @@ impl<'a> Executor<'a> {
                     self.delete_unprotected(&gid)
                         .await
                         .with_context(|| format!("{id}: cannot clean up image {gid}"))?;
-                    (self.events)(&Event::ImageCleanedUp {
-                        image_id: id.into(),
-                        glance_id: gid,
-                        name: c.name.clone(),
-                    });
+                    self.emit(
+                        changed,
+                        &Event::ImageCleanedUp {
+                            image_id: id.into(),
+                            glance_id: gid,
+                            name: c.name.clone(),
+                        },
+                    );
                 }
                 Action::Import => {
-                    self.import(id, c).await.with_context(|| {
+                    self.import(id, c, changed).await.with_context(|| {
                         format!(
                             "{id}: import of version {} failed",
                             c.version.as_deref().unwrap_or("?")
@@ -298,16 +387,19 @@ impl<'a> Executor<'a> {
                             fields: c.details.iter().map(|d| d.field.clone()).collect(),
                         }
                     };
-                    (self.events)(&event);
+                    self.emit(changed, &event);
                 }
                 Action::Keep => {
                     kept.push(gid.clone());
-                    (self.events)(&Event::ImageKept {
-                        image_id: id.into(),
-                        glance_id: gid,
-                        name: c.name.clone(),
-                        reason: c.reason.clone(),
-                    });
+                    self.emit(
+                        changed,
+                        &Event::ImageKept {
+                            image_id: id.into(),
+                            glance_id: gid,
+                            name: c.name.clone(),
+                            reason: c.reason.clone(),
+                        },
+                    );
                 }
                 Action::Delete => {
                     // Re-check: never delete what holds the stable name now (a rollback or a
@@ -318,11 +410,14 @@ impl<'a> Executor<'a> {
                     }
                     match self.delete_raw(&gid).await {
                         Ok(()) | Err(OsError::NotFound { .. }) => {
-                            (self.events)(&Event::ImageDeleted {
-                                image_id: id.into(),
-                                glance_id: gid,
-                                name: c.name.clone(),
-                            });
+                            self.emit(
+                                changed,
+                                &Event::ImageDeleted {
+                                    image_id: id.into(),
+                                    glance_id: gid,
+                                    name: c.name.clone(),
+                                },
+                            );
                         }
                         Err(e @ (OsError::Conflict { .. } | OsError::Protected { .. })) => {
                             // In use or protected: keep it, rotated, and try again next run.
@@ -332,14 +427,18 @@ impl<'a> Executor<'a> {
                                 self.patch(before, c).await.with_context(|| {
                                     format!("{id}: cannot rotate kept image {gid}")
                                 })?;
+                                changed.store(true, Ordering::Relaxed);
                             }
                             kept.push(gid.clone());
-                            (self.events)(&Event::ImageKept {
-                                image_id: id.into(),
-                                glance_id: gid,
-                                name: new_name(c),
-                                reason: format!("{e}; retried on the next run"),
-                            });
+                            self.emit(
+                                changed,
+                                &Event::ImageKept {
+                                    image_id: id.into(),
+                                    glance_id: gid,
+                                    name: new_name(c),
+                                    reason: format!("{e}; retried on the next run"),
+                                },
+                            );
                         }
                         Err(e) => {
                             return Err(e.into_anyhow())
@@ -537,7 +636,7 @@ impl<'a> Executor<'a> {
 
     /// Creates, fills, verifies and promotes a new image. On any failure after the image
     /// was created, the image is deleted.
-    async fn import(&self, id: &str, c: &Change) -> anyhow::Result<()> {
+    async fn import(&self, id: &str, c: &Change, changed: &AtomicBool) -> anyhow::Result<()> {
         let (image, lock) = self.inputs(id)?;
         let want = desired(image, lock, &self.managed_tag);
         if let Some(v) = &c.version
@@ -606,11 +705,14 @@ impl<'a> Executor<'a> {
             holds_promotion(cur, &want) && is_duplicate_of(&verified.image, cur, &want)
         }) {
             self.delete_if_exists(&gid).await?;
-            (self.events)(&Event::ImageCleanedUp {
-                image_id: id.into(),
-                glance_id: gid,
-                name: new.name,
-            });
+            self.emit(
+                changed,
+                &Event::ImageCleanedUp {
+                    image_id: id.into(),
+                    glance_id: gid,
+                    name: new.name,
+                },
+            );
             return Ok(());
         }
         // Our claim must still hold with a margin: an expired claim may be being cleaned up by
@@ -636,22 +738,28 @@ impl<'a> Executor<'a> {
         // Another run may have promoted a copy at the same moment: one stays, by a rule every
         // run applies alike.
         if !self.settle(id, &gid, &want, &version).await? {
-            (self.events)(&Event::ImageCleanedUp {
+            self.emit(
+                changed,
+                &Event::ImageCleanedUp {
+                    image_id: id.into(),
+                    glance_id: gid,
+                    name: want.name,
+                },
+            );
+            return Ok(());
+        }
+        self.emit(
+            changed,
+            &Event::ImageImported {
                 image_id: id.into(),
                 glance_id: gid,
                 name: want.name,
-            });
-            return Ok(());
-        }
-        (self.events)(&Event::ImageImported {
-            image_id: id.into(),
-            glance_id: gid,
-            name: want.name,
-            version: lock.build.version.clone(),
-            bytes: verified.bytes,
-            seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
-            verified: verified.summary,
-        });
+                version: lock.build.version.clone(),
+                bytes: verified.bytes,
+                seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+                verified: verified.summary,
+            },
+        );
         Ok(())
     }
 
@@ -1114,4 +1222,80 @@ fn new_name(c: &Change) -> String {
         .find(|d| d.field == "name")
         .and_then(|d| d.after.clone())
         .unwrap_or_else(|| c.name.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{HttpError, HttpErrorKind};
+
+    fn http(kind: HttpErrorKind) -> anyhow::Error {
+        let mut e = HttpError::decode(&reqwest::Method::GET, "http://up.example/x.img", "x");
+        e.kind = kind;
+        anyhow::Error::new(e).context("x: import of version 1 failed")
+    }
+
+    #[test]
+    fn a_failure_is_transient_only_when_temporary_and_nothing_changed() {
+        let kind = |e: &anyhow::Error, changed| Failure::of(e, changed).kind;
+        assert_eq!(
+            kind(&http(HttpErrorKind::Connect), false),
+            FailureKind::Transient
+        );
+        assert_eq!(
+            kind(&http(HttpErrorKind::Status(503)), false),
+            FailureKind::Transient
+        );
+        // A change of the image already took effect: not "nothing changed".
+        assert_eq!(
+            kind(&http(HttpErrorKind::Status(503)), true),
+            FailureKind::Permanent
+        );
+        assert_eq!(
+            kind(&http(HttpErrorKind::Status(404)), false),
+            FailureKind::Permanent
+        );
+        assert_eq!(
+            kind(&anyhow::anyhow!("sha256 mismatch"), false),
+            FailureKind::Permanent
+        );
+        // The JSON outcome keeps the rendered error per id.
+        let mut out = Outcome::default();
+        out.failed.insert(
+            "a".into(),
+            Failure::of(&http(HttpErrorKind::Connect), false),
+        );
+        out.failed
+            .insert("b".into(), Failure::of(&anyhow::anyhow!("bad"), false));
+        assert_eq!(out.failure_counts(), (2, 1));
+        let json = serde_json::to_value(&out).unwrap();
+        assert_eq!(json["failed"]["b"], "error: bad\n");
+    }
+
+    #[test]
+    fn only_changes_of_images_that_did_not_fail_are_unexplained() {
+        let change = |id: &str| Change {
+            image_id: id.into(),
+            action: Action::Import,
+            glance_id: None,
+            name: id.into(),
+            version: Some("1".into()),
+            reason: String::new(),
+            details: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let plan = |ids: &[&str]| Plan {
+            format_version: 1,
+            cloud: "c".into(),
+            region: None,
+            fingerprint: String::new(),
+            changes: ids.iter().map(|i| change(i)).collect(),
+        };
+        let mut out = Outcome::default();
+        out.failed
+            .insert("a".into(), Failure::of(&anyhow::anyhow!("bad"), false));
+        assert!(!out.unexplained(&plan(&[])));
+        assert!(!out.unexplained(&plan(&["a"])));
+        assert!(out.unexplained(&plan(&["a", "b"])));
+    }
 }
