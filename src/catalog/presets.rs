@@ -143,6 +143,24 @@ pub fn defaults(source: &Source) -> PresetDefaults {
             image_description: Some("https://gitlab.archlinux.org/archlinux/arch-boxes".to_owned()),
             disk_format: qcow2,
         },
+        // Neither is in Glance's os_distro list; these are the distributors' own lower-case
+        // ids (os-release `ID`/`VARIANT_ID`), as other image tools publish them.
+        Source::FedoraCoreos(_) => PresetDefaults {
+            os_distro: Some("fedora-coreos"),
+            os_version: None,
+            image_original_user: Some("core"),
+            image_description: Some(
+                "https://docs.fedoraproject.org/en-US/fedora-coreos/".to_owned(),
+            ),
+            disk_format: qcow2,
+        },
+        Source::Flatcar(_) => PresetDefaults {
+            os_distro: Some("flatcar"),
+            os_version: None,
+            image_original_user: Some("core"),
+            image_description: Some("https://www.flatcar.org/releases".to_owned()),
+            disk_format: qcow2,
+        },
         Source::ChecksumDir(_)
         | Source::GithubRelease(_)
         | Source::ObjectStorage(_)
@@ -228,12 +246,16 @@ pub fn os_version_from_lock(source: &Source) -> bool {
         Source::Fedora(s) => s.release.is_none(),
         Source::Alpine(s) => s.release.is_none(),
         Source::Cirros(s) => s.series.is_none(),
+        // Streams and channels move from major to major.
+        Source::FedoraCoreos(_) | Source::Flatcar(_) => true,
         _ => false,
     }
 }
 
 /// The distribution version of a locked build for presets that follow the newest release:
-/// Fedora `43-1.6` → `43`, Alpine `3.22.1-r0` → `3.22`, CirrOS `0.6.3` → `0.6`.
+/// Fedora `43-1.6` → `43`, Alpine `3.22.1-r0` → `3.22`, CirrOS `0.6.3` → `0.6`, Fedora
+/// CoreOS `43.20251110.3.1` → `43` (its Fedora release), Flatcar `4230.2.3` → `4230` (its
+/// major release, which a channel keeps for months).
 pub fn os_version_of(source: &Source, locked_version: &str) -> Option<String> {
     let numeric: Vec<&str> = locked_version
         .split(|c: char| !c.is_ascii_digit() && c != '.')
@@ -243,7 +265,7 @@ pub fn os_version_of(source: &Source, locked_version: &str) -> Option<String> {
         .filter(|p| !p.is_empty())
         .collect();
     let parts = match source {
-        Source::Fedora(_) => 1,
+        Source::Fedora(_) | Source::FedoraCoreos(_) | Source::Flatcar(_) => 1,
         Source::Alpine(_) | Source::Cirros(_) => 2,
         _ => return None,
     };
@@ -274,5 +296,17 @@ mod os_version_tests {
         let cirros = Source::Cirros(CirrosSource { series: None });
         assert_eq!(os_version_of(&cirros, "0.6.3").as_deref(), Some("0.6"));
         assert!(os_version_from_lock(&cirros));
+        let fcos = Source::FedoraCoreos(crate::catalog::raw::FedoraCoreosSource {
+            stream: Default::default(),
+        });
+        assert_eq!(
+            os_version_of(&fcos, "43.20251110.3.1").as_deref(),
+            Some("43")
+        );
+        let flatcar = Source::Flatcar(crate::catalog::raw::FlatcarSource {
+            channel: Default::default(),
+        });
+        assert_eq!(os_version_of(&flatcar, "4230.2.3").as_deref(), Some("4230"));
+        assert!(os_version_from_lock(&fcos) && os_version_from_lock(&flatcar));
     }
 }

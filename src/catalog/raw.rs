@@ -177,6 +177,11 @@ pub enum Source {
     Alpine(AlpineSource),
     /// Arch Linux cloud images (arch-boxes).
     Archlinux(ArchSource),
+    /// Fedora CoreOS OpenStack images, from the stream metadata JSON (`streams/<stream>.json`).
+    FedoraCoreos(FedoraCoreosSource),
+    /// Flatcar Container Linux OpenStack images, from the channel's `version.txt` and the
+    /// release's `.DIGESTS`.
+    Flatcar(FlatcarSource),
     /// Any directory with a checksum file whose names carry the version.
     ChecksumDir(ChecksumDirSource),
     /// A GitHub release asset.
@@ -205,6 +210,8 @@ impl Source {
             Source::Cirros(_) => "cirros",
             Source::Alpine(_) => "alpine",
             Source::Archlinux(_) => "archlinux",
+            Source::FedoraCoreos(_) => "fedora-coreos",
+            Source::Flatcar(_) => "flatcar",
             Source::ChecksumDir(_) => "checksum-dir",
             Source::GithubRelease(_) => "github-release",
             Source::ObjectStorage(_) => "object-storage",
@@ -368,6 +375,64 @@ pub struct ArchSource {
 
 fn default_arch_variant() -> String {
     "cloudimg".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FedoraCoreosSource {
+    /// The update stream: `stable` (default), `testing` or `next`.
+    #[serde(default)]
+    pub stream: FcosStream,
+}
+
+/// A Fedora CoreOS update stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum FcosStream {
+    #[default]
+    Stable,
+    Testing,
+    Next,
+}
+
+impl FcosStream {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FcosStream::Stable => "stable",
+            FcosStream::Testing => "testing",
+            FcosStream::Next => "next",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlatcarSource {
+    /// The release channel: `stable` (default), `beta`, `alpha` or `lts`.
+    #[serde(default)]
+    pub channel: FlatcarChannel,
+}
+
+/// A Flatcar release channel (each is its own host, `<channel>.release.flatcar-linux.net`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlatcarChannel {
+    #[default]
+    Stable,
+    Beta,
+    Alpha,
+    Lts,
+}
+
+impl FlatcarChannel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlatcarChannel::Stable => "stable",
+            FlatcarChannel::Beta => "beta",
+            FlatcarChannel::Alpha => "alpha",
+            FlatcarChannel::Lts => "lts",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]

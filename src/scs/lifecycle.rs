@@ -219,6 +219,8 @@ pub fn source_release(source: &Source) -> Option<(&'static str, Option<&str>)> {
         Source::Cirros(s) => ("cirros", s.series.as_deref()),
         Source::Alpine(s) => ("alpine", s.release.as_deref()),
         Source::Archlinux(_) => ("archlinux", None),
+        Source::FedoraCoreos(_) => ("fedora-coreos", None),
+        Source::Flatcar(_) => ("flatcar", None),
         Source::ChecksumDir(_)
         | Source::GithubRelease(_)
         | Source::ObjectStorage(_)

@@ -38,6 +38,14 @@ impl Server {
             m("https://alpinelinux.org/", "alpine/"),
             m("https://dl-cdn.alpinelinux.org/", "alpine/"),
             m("https://geo.mirror.pkgbuild.com/", "archlinux/"),
+            m("https://builds.coreos.fedoraproject.org/", "fedora-coreos/"),
+            m(
+                "https://stable.release.flatcar-linux.net/",
+                "flatcar/stable/",
+            ),
+            m("https://beta.release.flatcar-linux.net/", "flatcar/beta/"),
+            m("https://alpha.release.flatcar-linux.net/", "flatcar/alpha/"),
+            m("https://lts.release.flatcar-linux.net/", "flatcar/lts/"),
         ];
         Fetcher::new(reqwest::Client::new(), mirrors, RetryPolicy::NONE)
     }

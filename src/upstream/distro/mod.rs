@@ -23,6 +23,8 @@ pub mod arch;
 pub mod cirros;
 pub mod debian;
 pub mod fedora;
+pub mod fedora_coreos;
+pub mod flatcar;
 pub mod opensuse;
 pub mod rhel;
 pub mod sigdate;
@@ -59,6 +61,8 @@ pub async fn discover(
         Source::Cirros(s) => cirros::discover(image, s, fetcher, now).await?,
         Source::Alpine(s) => alpine::discover(image, s, fetcher).await?,
         Source::Archlinux(s) => arch::discover(image, s, fetcher, now).await?,
+        Source::FedoraCoreos(s) => fedora_coreos::discover(image, s, fetcher, now).await?,
+        Source::Flatcar(s) => flatcar::discover(image, s, fetcher, now).await?,
         Source::ChecksumDir(_)
         | Source::GithubRelease(_)
         | Source::ObjectStorage(_)
