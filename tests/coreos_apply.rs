@@ -509,6 +509,22 @@ async fn fcos_xz_and_flatcar_gz_go_through_check_and_apply_with_both_digests_ver
     assert_eq!(p.lock(&flatcar).0, recorded);
     assert_eq!(p.lock(&fcos).0, fcos_recorded);
 
+    // plan compares the recorded image digests with Glance: nothing to do for the two, the
+    // failed one is still to import.
+    let out = p.cmd(&["--format", "json", "plan", "--cloud", CLOUD]);
+    assert_eq!(out.status.code(), Some(0));
+    let plan: image_crawler::reconcile::Plan = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<(&str, image_crawler::reconcile::Action)> = plan
+        .changes
+        .iter()
+        .map(|c| (c.image_id.as_str(), c.action))
+        .collect();
+    assert_eq!(
+        ids,
+        [(bad.as_str(), image_crawler::reconcile::Action::Import)],
+        "{plan:#?}"
+    );
+
     for id in [&fcos, &bad, &flatcar] {
         cleanup(&g, id).await;
     }
