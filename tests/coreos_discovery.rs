@@ -238,3 +238,41 @@ async fn flatcar_refuses_alias_contradiction_bad_digest_and_tampering() {
     .await;
     assert!(err.to_lowercase().contains("bad signature"), "{err}");
 }
+
+/// The shipped entries (`catalog/container-os.yaml`, disabled) load with their SCS properties
+/// and discover through the same fixture trees.
+#[tokio::test]
+async fn shipped_entries_resolve_and_discover() {
+    let (_s, f) = server().await;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("catalog");
+    let catalog = image_crawler::catalog::load(&dir).expect("the shipped catalog is valid");
+    for (id, distro) in [
+        ("fedora-coreos", "fedora-coreos"),
+        ("fedora-coreos-arm64", "fedora-coreos"),
+        ("fedora-coreos-testing", "fedora-coreos"),
+        ("flatcar", "flatcar"),
+        ("flatcar-arm64", "flatcar"),
+        ("flatcar-lts", "flatcar"),
+    ] {
+        let img = &catalog.images[id];
+        assert!(!img.enabled, "{id} is shipped disabled");
+        let p = &img.glance.properties;
+        assert_eq!(p["os_distro"], distro, "{id}");
+        assert_eq!(p["image_original_user"], "core", "{id}");
+        assert_eq!(p["hw_disk_bus"], "virtio", "{id}");
+        assert!(!p.contains_key("os_version"), "{id}: follows the lock");
+    }
+    for id in ["flatcar", "flatcar-arm64"] {
+        let c = one(discover(&catalog.images[id], &f, now()).await.unwrap());
+        assert_eq!(c.version, "4230.2.3", "{id}");
+        assert_eq!(c.signature.status, SignatureState::Off, "{id}");
+    }
+    // The shipped FCOS entries require a Fedora key: the fixtures' test key is refused.
+    let err = discover(&catalog.images["fedora-coreos"], &f, now())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("not among the configured keys"),
+        "{err}"
+    );
+}
