@@ -390,7 +390,7 @@ fn object_storage_source_problems_are_placed() {
     let text = "images:\n  - id: capi\n    name: CAPI\n    source:\n      object-storage:\n        url: swift.example.org/v1/AUTH_x/c\n        listing: swift\n        pattern: 'k-(\\d+)\\.qcow2'\n        checksum_suffixes: []\n        signature_file: SHA256SUMS.asc\n    glance:\n      properties:\n        os_distro: ubuntu\n        os_version: \"24.04\"\n        image_original_user: ubuntu\n        image_description: notes\n";
     let err = errors_for(text);
     for expected in [
-        "error: `url: swift.example.org/v1/AUTH_x/c` is not an http(s) URL\n --> catalog/images.yaml:6:9\n",
+        "error: `url: swift.example.org/v1/AUTH_x/c` is not a URL (relative URL without a base)\n --> catalog/images.yaml:6:9\n",
         "error: `pattern` has no `version` capture\n --> catalog/images.yaml:8:9\n",
         "error: no checksum: neither `checksum_file` nor a sidecar suffix\n --> catalog/images.yaml:9:9\n",
         "error: `signature_file` signs a `checksum_file`, and none is set\n  --> catalog/images.yaml:10:9\n",
@@ -824,4 +824,223 @@ fn offline_checks_of_keys_ids_and_names() {
     assert!(err.contains("control character"), "{err}");
     let (_, _, err) = with(&key);
     assert_eq!(errors_without_hint(&err), Vec::<String>::new(), "{err}");
+}
+
+/// The catalog's settings with one mirror (`@FROM@` → `@TO@`), valid otherwise.
+const MIRROR_SETTINGS: &str = r#"settings:
+  mirrors:
+    "@FROM@": "@TO@"
+  defaults:
+    glance:
+      min_disk: 4
+      min_ram: 512
+      properties:
+        os_purpose: generic
+        hw_disk_bus: scsi
+        hw_scsi_model: virtio-scsi
+        replace_frequency: quarterly
+        provided_until: none
+        uuid_validity: last-3
+"#;
+
+const GOOD_PROPERTIES: &str = "    glance:\n      properties:\n        os_distro: ubuntu\n        os_version: \"24.04\"\n        image_original_user: ubuntu\n        image_description: notes\n";
+
+/// One image per source kind with URL fields, each field a placeholder.
+fn url_sources() -> Vec<(&'static str, String)> {
+    let sum = "0".repeat(64);
+    [
+        ("checksum-dir", "      checksum-dir:\n        url: \"@url@\"\n        checksum_file: SHA256SUMS\n        pattern: 'cd-(?P<version>\\d+)\\.qcow2'\n".to_owned()),
+        ("object-storage", "      object-storage:\n        url: \"@url@\"\n        listing: swift\n        pattern: 'k-(?P<version>\\d+)\\.qcow2'\n        checksum_file: SHA256SUMS\n".to_owned()),
+        ("github-release", "      github-release:\n        repo: owner/name\n        asset: 'img-(?P<version>\\d+)\\.qcow2'\n        api_url: \"@api_url@\"\n".to_owned()),
+        ("static", format!("      static:\n        url: \"@url@\"\n        checksum: sha256:{sum}\n        version: \"15.6\"\n        build_date: \"2026-01-01\"\n")),
+        ("diskimage-builder", "      diskimage-builder:\n        elements: [vm, debian-minimal]\n        release: bookworm\n        mirror: \"@mirror@\"\n        security_mirror: \"@security_mirror@\"\n        publish:\n          listing: s3\n          url: \"@publish.url@\"\n".to_owned()),
+    ]
+    .into_iter()
+    .map(|(kind, source)| {
+        (
+            kind,
+            format!("images:\n  - id: {kind}\n    name: {kind}\n    source:\n{source}{GOOD_PROPERTIES}"),
+        )
+    })
+    .collect()
+}
+
+/// Broken URLs (as YAML double-quoted text), what the error says, and a secret that must not
+/// be printed.
+const URL_FAULTS: &[(&str, &str, &str, Option<&str>)] = &[
+    (
+        "unparsable",
+        "mirror.example.org/images/",
+        "is not a URL (relative URL without a base)",
+        None,
+    ),
+    (
+        "bad port",
+        "https://mirror.example.org:99999/images/",
+        "is not a URL (invalid port number)",
+        None,
+    ),
+    (
+        "file scheme",
+        "file:///srv/images/",
+        "has the scheme `file:`; only http and https are fetched",
+        None,
+    ),
+    (
+        "ftp scheme",
+        "ftp://mirror.example.org/images/",
+        "has the scheme `ftp:`",
+        None,
+    ),
+    (
+        "credentials",
+        "https://alice:s3cr3t-pw@mirror.example.org/images/",
+        "carries credentials",
+        Some("s3cr3t-pw"),
+    ),
+    (
+        "token as user",
+        "https://ghp-t0ken-value@mirror.example.org/images/",
+        "carries credentials",
+        Some("ghp-t0ken-value"),
+    ),
+    ("empty host", "https://:8443/images/", "has no host", None),
+    (
+        "space",
+        "https://mirror.example.org/my images/",
+        "has a whitespace or control character ( )",
+        None,
+    ),
+    (
+        "tab",
+        "https://mirror.example.org/a\\tb/",
+        "has a whitespace or control character (\\t)",
+        None,
+    ),
+    (
+        "escape char",
+        "https://mirror.example.org/a\\x1bb/",
+        "has a whitespace or control character (\\u{1b})",
+        None,
+    ),
+    (
+        "no slashes",
+        "https:mirror.example.org/images/",
+        "is not written `http(s)://host/path`",
+        None,
+    ),
+    (
+        "dot segment",
+        "https://mirror.example.org/a/../images/",
+        "has a `.` or `..` path segment",
+        None,
+    ),
+];
+
+/// `file:line:col` of the first occurrence of `needle` in `text` (1-based, in characters).
+fn place_of(file: &str, text: &str, needle: &str) -> String {
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle} not in {text}"));
+    let line = text[..at].matches('\n').count() + 1;
+    let column = text[..at].rsplit('\n').next().unwrap().chars().count() + 1;
+    format!("catalog/{file}:{line}:{column}")
+}
+
+/// The only `error:` lines of a run (without the count line).
+fn error_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("error: ") && !l.contains("problems found"))
+        .collect()
+}
+
+/// Every URL field of the catalog, each with every fault: exit 4, one error naming the field,
+/// at the field's own `file:line:col`, with a hint, never printing credentials.
+#[test]
+fn every_url_field_refuses_every_malformed_url() {
+    const OK: &str = "https://mirror.example.org/images/";
+    let mut cases = 0;
+    let check =
+        |case: &str, files: &[(&str, &str)], place: &str, wants: &[&str], secret: Option<&str>| {
+            let (code, _, err) = run(files, &[]);
+            assert_eq!(code, 4, "{case}: {err}");
+            let errors = error_lines(&err);
+            assert_eq!(errors.len(), 1, "{case}: one error expected:\n{err}");
+            for want in wants {
+                assert!(errors[0].contains(want), "{case}: want {want:?}:\n{err}");
+            }
+            assert!(
+                err.contains(&format!(" --> {place}\n")),
+                "{case}: want {place}:\n{err}"
+            );
+            assert_eq!(
+                errors_without_hint(&err),
+                Vec::<String>::new(),
+                "{case}: {err}"
+            );
+            if let Some(s) = secret {
+                assert!(!err.contains(s), "{case}: prints the credentials:\n{err}");
+            }
+        };
+    for &(fault, bad, want, secret) in URL_FAULTS {
+        // `settings.mirrors`, both sides.
+        for side in ["@FROM@", "@TO@"] {
+            let settings = MIRROR_SETTINGS
+                .replace(side, bad)
+                .replace("@FROM@", "https://cloud-images.ubuntu.com/")
+                .replace("@TO@", OK);
+            let needle = if side == "@FROM@" {
+                format!("\"{bad}\"")
+            } else {
+                format!("\"{bad}\"\n")
+            };
+            let place = place_of("settings.yaml", &settings, &needle);
+            let case = format!("mirrors {side} / {fault}");
+            check(
+                &case,
+                &[("settings.yaml", &settings), ("images.yaml", GOOD)],
+                &place,
+                &[want],
+                secret,
+            );
+            cases += 1;
+        }
+        // Every URL field of every source.
+        for (kind, template) in url_sources() {
+            let fields: Vec<&str> = template.split('@').skip(1).step_by(2).collect();
+            for field in &fields {
+                let mut text = template.replace(&format!("@{field}@"), bad);
+                for other in &fields {
+                    text = text.replace(&format!("@{other}@"), OK);
+                }
+                let key = format!("{}: \"{bad}\"", field.rsplit('.').next().unwrap());
+                let place = place_of("images.yaml", &text, &key);
+                let case = format!("{kind}.{field} / {fault}");
+                let field_named = format!("error: `{field}: ");
+                check(
+                    &case,
+                    &[("settings.yaml", SETTINGS), ("images.yaml", &text)],
+                    &place,
+                    &[&field_named, want],
+                    secret,
+                );
+                cases += 1;
+            }
+        }
+    }
+    // 2 mirror sides + 7 source fields, each with every fault.
+    assert_eq!(cases, 9 * URL_FAULTS.len());
+    // The same catalogs with good URLs pass: the faults alone are what fails them.
+    for (kind, template) in url_sources() {
+        let mut text = template.clone();
+        for field in ["url", "api_url", "mirror", "security_mirror", "publish.url"] {
+            text = text.replace(&format!("@{field}@"), OK);
+        }
+        let settings = MIRROR_SETTINGS
+            .replace("@FROM@", "https://cloud-images.ubuntu.com/")
+            .replace("@TO@", OK);
+        let (code, _, err) = run(&[("settings.yaml", &settings), ("images.yaml", &text)], &[]);
+        assert_eq!(code, 0, "{kind}: {err}");
+    }
 }

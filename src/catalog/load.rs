@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::raw::{CatalogFile, Parsed};
 use super::yaml::yaml_diagnostic;
-use super::{Catalog, LIFECYCLE_FILE, LoadResult, resolve};
+use super::{Catalog, LIFECYCLE_FILE, LoadResult, resolve, urls};
 use crate::diagnostic::{self, Diagnostic};
 
 /// Loads and validates every `*.yaml`/`*.yml` file directly in `dir`.
@@ -73,6 +73,7 @@ pub fn load(dir: &Path) -> LoadResult {
             ),
         }
     }
+    diags.extend(urls::check(&parsed));
     finish(diags, &broken_layers, resolve::resolve(dir, &parsed))
 }
 
@@ -145,6 +146,7 @@ pub fn load_from_strings(dir: &Path, files: &[(&str, &str)]) -> Result<Catalog, 
             }
         }
     }
+    diags.extend(urls::check(&parsed));
     finish(diags, &broken_layers, resolve::resolve(dir, &parsed))
 }
 

@@ -11,6 +11,7 @@ pub mod presets;
 pub mod raw;
 mod resolve;
 pub mod suggest;
+pub mod urls;
 mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};

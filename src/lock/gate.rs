@@ -137,12 +137,17 @@ pub fn check_lock(path: &Path, file: &LockFile) -> Vec<Diagnostic> {
     }
     for (keys, field, url) in urls {
         if let Some(problem) = url_problem(url) {
-            out.push(at(
+            let mut d = at(
                 &keys,
-                format!("`{id}`: {field} `{url}` {problem}"),
+                format!(
+                    "`{id}`: {field} `{}` {problem}",
+                    crate::catalog::urls::shown(url)
+                ),
                 "lockfiles name plain http(s) URLs of the upstream files; run `image-crawler check`"
                     .into(),
-            ));
+            );
+            crate::catalog::urls::redact_source(&mut d, url);
+            out.push(d);
         }
     }
     if crate::catalog::presets::is_alias_url(&b.url) {
@@ -155,37 +160,11 @@ pub fn check_lock(path: &Path, file: &LockFile) -> Vec<Diagnostic> {
     out
 }
 
-/// Why `url` may not stand in a lockfile, if it may not: it must parse, be `http`/`https`,
-/// carry no credentials and have no `.`/`..` path segments (a URL parser would resolve those
-/// silently, so the raw text is checked).
+/// Why `url` may not stand in a lockfile, if it may not: the catalog's URL rule
+/// ([`crate::catalog::urls::problem`]): http(s) with a host, no credentials, no whitespace, no
+/// `.`/`..` segments.
 pub fn url_problem(url: &str) -> Option<String> {
-    let parsed = match url::Url::parse(url) {
-        Ok(u) => u,
-        Err(e) => return Some(format!("is not a URL ({e})")),
-    };
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Some(format!(
-            "has the scheme `{}:`; only http and https are fetched",
-            parsed.scheme()
-        ));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Some("carries credentials; they would end up in Glance".into());
-    }
-    let raw_path = url
-        .split_once("://")
-        .map_or(url, |(_, rest)| rest)
-        .split(['?', '#'])
-        .next()
-        .unwrap_or_default();
-    let dot_segment = raw_path.split(['/', '\\']).skip(1).any(|seg| {
-        let s = seg.to_ascii_lowercase().replace("%2e", ".");
-        s == "." || s == ".."
-    });
-    if dot_segment {
-        return Some("has a `.` or `..` path segment".into());
-    }
-    None
+    crate::catalog::urls::problem(url).map(|p| p.what)
 }
 
 fn unreadable(path: &Path, e: &ReadError) -> Diagnostic {

@@ -140,20 +140,9 @@ pub(super) fn resolve(dir: &Path, files: &[Parsed]) -> Result<Catalog, Vec<Diagn
         );
     }
     let mut mirrors = Vec::new();
-    if let Some((p, s)) = settings {
-        let ctx = Ctx {
-            path: &p.path,
-            text: &p.text,
-        };
+    if let Some((_, s)) = settings {
+        // Their URLs are checked with every other URL of the catalog (`urls::check`).
         for (from, to) in &s.mirrors {
-            for u in [from, to] {
-                if url::Url::parse(u).is_err() {
-                    diags.push(
-                        ctx.at_key(1, "mirrors", format!("mirror prefix `{u}` is not a URL"))
-                            .with_hint("write both sides as URLs, e.g. `https://cloud-images.ubuntu.com/: http://mirror.example/ubuntu/`"),
-                    );
-                }
-            }
             mirrors.push((from.clone(), to.clone()));
         }
     }

@@ -75,13 +75,6 @@ pub(super) fn check_source(
                         "use `checksum_suffixes: [\".CHECKSUM\"]` or `checksum_file: SHA256SUMS`",
                     ));
             }
-            if !(s.url.starts_with("https://") || s.url.starts_with("http://")) {
-                err(ctx.at_key(
-                    line,
-                    "url",
-                    format!("`url: {}` is not an http(s) URL", s.url),
-                ));
-            }
         }
         Source::DiskimageBuilder(r) => {
             if r.elements.is_empty() {
@@ -92,16 +85,6 @@ pub(super) fn check_source(
                         "a diskimage-builder recipe needs elements",
                     )
                     .with_hint("e.g. `elements: [vm, debian-minimal, cloud-init, growroot]`"));
-            }
-            for (key, url) in [("mirror", Some(&r.mirror)), ("url", Some(&r.publish.url))]
-                .into_iter()
-                .chain([("security_mirror", r.security_mirror.as_ref())])
-            {
-                if let Some(u) =
-                    url.filter(|u| !(u.starts_with("https://") || u.starts_with("http://")))
-                {
-                    err(ctx.at_key(line, key, format!("`{key}: {u}` is not an http(s) URL")));
-                }
             }
             if let Some(k) = r.environment.keys().find(|k| !k.starts_with("DIB_")) {
                 err(ctx
@@ -157,16 +140,14 @@ pub(super) fn check_source(
                     .at_key(line, "build_date", format!("invalid build date `{d}`"))
                     .with_hint("write `YYYY-MM-DD`"));
             }
-            // `check` locks this URL verbatim: hold it to the lockfile gate's rules, so `check`
-            // never writes a lockfile that `validate`, `plan` and `apply` reject.
+            // `check` locks this URL verbatim: hold it to the lockfile gate's rules (the URL
+            // rule itself is `urls::problem`), so `check` never writes a lockfile that
+            // `validate`, `plan` and `apply` reject.
             if let Some(u) = &s.url {
-                if url::Url::parse(u).is_err() {
-                    err(ctx.at_key(line, "url", format!("`{u}` is not a URL")));
-                } else if let Some(problem) = crate::lock::gate::url_problem(u) {
-                    err(ctx
-                        .at_key(line, "url", format!("`url: {u}` {problem}"))
-                        .with_hint("a `static` source names the vendor's http(s) download URL"));
-                } else if crate::catalog::presets::is_alias_url(u) {
+                // Malformed URLs are reported by `urls::check`, with every other URL.
+                if crate::catalog::urls::problem(u).is_none()
+                    && crate::catalog::presets::is_alias_url(u)
+                {
                     err(ctx
                         .at_key(
                             line,
