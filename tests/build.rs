@@ -3,6 +3,8 @@
 //! and that a build failing midway leaves none. The real diskimage-builder build is
 //! `tests/build_real.rs`.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -100,6 +102,7 @@ fn a_build_writes_the_published_layout() {
     let out = build(tmp.path(), &cat, false).success();
     let report: serde_json::Value =
         serde_json::from_slice(&out.get_output().stdout).expect("one JSON document");
+    support::schema::assert_matches("build", &report);
     let b = &report["builds"][0];
     assert_eq!(b["image"], "debian-12-dib");
     let version = b["version"].as_str().unwrap();
@@ -173,6 +176,10 @@ fn a_build_failing_midway_leaves_no_artifact() {
     let tmp = tempfile::tempdir().unwrap();
     let cat = catalog(tmp.path(), false);
     let out = build(tmp.path(), &cat, true).code(3);
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.get_output().stdout).expect("one JSON document");
+    support::schema::assert_matches("build", &report);
+    assert!(report["builds"][0]["error"].is_string(), "{report:#}");
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(
         stderr.contains("error: cannot build `debian-12-dib`"),
@@ -371,6 +378,7 @@ fn a_published_build_is_what_check_locks() {
         .assert()
         .success();
     let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    support::schema::assert_matches("build", &report);
     let version = report["builds"][0]["version"].as_str().unwrap().to_owned();
     let sha = report["builds"][0]["sha256"].as_str().unwrap().to_owned();
 
@@ -379,6 +387,7 @@ fn a_published_build_is_what_check_locks() {
         .assert()
         .success();
     let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    support::schema::assert_matches("publish", &report);
     let p = format!("debian-12-dib/{version}/");
     assert_eq!(
         report["published"][0]["uploaded"],
@@ -400,6 +409,7 @@ fn a_published_build_is_what_check_locks() {
         .assert()
         .success();
     let again: serde_json::Value = serde_json::from_slice(&again.get_output().stdout).unwrap();
+    support::schema::assert_matches("publish", &again);
     assert_eq!(again["published"][0]["already_published"], true);
     assert_eq!(again["published"][0]["uploaded"], serde_json::json!([]));
 

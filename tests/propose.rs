@@ -1,6 +1,8 @@
 //! `image-crawler propose` against real git: a temporary clone and a bare remote, driving the
 //! real binary. Lockfiles are written with `lock::store::write_if_changed`, as `check` does.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -261,6 +263,7 @@ fn grouped_bumps_make_one_commit() {
     let out = f.propose(&["--push", "--group-by", "all", "--format", "json"]);
     assert_exit(&out, 0);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    support::schema::assert_matches("propose", &report);
     assert_eq!(report["proposals"].as_array().unwrap().len(), 1);
     assert_eq!(report["proposals"][0]["key"], "all");
     assert_eq!(report["proposals"][0]["outcome"], "created");
@@ -462,6 +465,7 @@ fn unchanged_lock_means_nothing_to_propose() {
     let out = f.propose(&["--format", "json"]);
     assert_exit(&out, 0);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    support::schema::assert_matches("propose", &report);
     assert_eq!(report["proposals"], serde_json::json!([]));
     assert_eq!(report["format_version"], 1);
 }

@@ -1,7 +1,9 @@
 //! Shared test support: the fixture HTTP server and helpers to run the binary.
 #![allow(dead_code)]
 
+pub mod cirros;
 pub mod clouds;
+pub mod schema;
 pub mod server;
 
 #[allow(unused_imports)] // not every test target uses the server
