@@ -1595,3 +1595,218 @@ async fn an_upstream_that_is_down_is_75_alone_and_3_beside_a_success() {
     cleanup(&g, &p.id).await;
     cleanup(&g, &twin).await;
 }
+
+// ---------- disk_format and min_disk from the image's header ----------
+
+/// A qcow2 of `gib` GiB virtual size made by the real `qemu-img` (empty: a few hundred KiB).
+fn qemu_img_qcow2(dir: &std::path::Path, gib: u64) -> Vec<u8> {
+    let path = dir.join("disk.qcow2");
+    let out = Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(&path)
+        .arg(format!("{gib}G"))
+        .output()
+        .expect("these tests need qemu-img (Debian/Ubuntu: qemu-utils; tests/run.sh installs it)");
+    assert!(out.status.success(), "{out:?}");
+    std::fs::read(&path).unwrap()
+}
+
+/// A project whose static source serves `artifact` from `up` at `path`, with the catalog's
+/// `glance.disk_format` line replaced by `disk_format` (`None`: no line) and `min_disk` set.
+fn header_project(
+    test: &str,
+    up: &Upstream,
+    path: &str,
+    artifact: &[u8],
+    disk_format: Option<&str>,
+    min_disk: u32,
+) -> (Project, String) {
+    let p = Project::new(test);
+    let url = up.put(path, artifact.to_vec());
+    p.catalog(&Spec::default());
+    let yaml = std::fs::read_to_string(p.path("catalog/test.yaml")).unwrap();
+    let line = disk_format.map_or(String::new(), |f| format!("      disk_format: {f}\n"));
+    let yaml = yaml
+        .replace("http://127.0.0.1:1/unused", &url)
+        .replace(
+            &format!("sha256:{}", "0".repeat(64)),
+            &format!("sha256:{}", hex::encode(Sha256::digest(artifact))),
+        )
+        .replace("version: \"0\"", "version: \"1\"")
+        .replace("      disk_format: raw\n", &line)
+        .replace(
+            "      min_disk: 1\n",
+            &format!("      min_disk: {min_disk}\n"),
+        );
+    std::fs::write(p.path("catalog/test.yaml"), yaml).unwrap();
+    (p, url)
+}
+
+/// One image through `check` and `apply`: the catalog's `disk_format` and `min_disk`, and
+/// what Glance must hold after.
+struct HeaderCase {
+    test: &'static str,
+    file: &'static str,
+    artifact: Vec<u8>,
+    format: Option<&'static str>,
+    catalog_min: u32,
+    glance_format: &'static str,
+    min_disk: u64,
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn disk_format_and_min_disk_come_from_the_image_header() {
+    const GIB: u64 = 1 << 30;
+    let g = glance().await;
+    let up = Upstream::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let qcow2 = qemu_img_qcow2(tmp.path(), 3);
+    assert!(qcow2.len() < 1 << 20, "qemu-img made an empty image");
+    let raw = compressible_image(3 << 20, 47);
+    let case = |test, file, artifact, format, catalog_min, glance_format, min_disk| HeaderCase {
+        test,
+        file,
+        artifact,
+        format,
+        catalog_min,
+        glance_format,
+        min_disk,
+    };
+    let cases = [
+        // No disk_format in the catalog: the header decides; min_disk rises to 3 GiB.
+        case(
+            "hdr-qcow2",
+            "disk.qcow2",
+            qcow2.clone(),
+            None,
+            1,
+            "qcow2",
+            3,
+        ),
+        // Compressed: the header of the decompressed bytes; the catalog agrees.
+        case(
+            "hdr-qcow2-xz",
+            "disk.qcow2.xz",
+            compress("xz", &qcow2),
+            Some("qcow2"),
+            2,
+            "qcow2",
+            3,
+        ),
+        // The catalog's min_disk stays when it is larger than the virtual size.
+        case(
+            "hdr-qcow2-big",
+            "disk.qcow2.gz",
+            compress("gz", &qcow2),
+            None,
+            5,
+            "qcow2",
+            5,
+        ),
+        // No signature in the first bytes: raw, virtual size = byte length.
+        case(
+            "hdr-raw-gz",
+            "disk.raw.gz",
+            compress("gz", &raw),
+            None,
+            2,
+            "raw",
+            2,
+        ),
+    ];
+    for HeaderCase {
+        test,
+        file,
+        artifact,
+        format,
+        catalog_min,
+        glance_format,
+        min_disk,
+    } in cases
+    {
+        let (p, _) = header_project(
+            test,
+            &up,
+            &format!("/{test}/v1/{file}"),
+            &artifact,
+            format,
+            catalog_min,
+        );
+        assert_eq!(p.run(&["check"]).status.code(), Some(0), "{test}");
+        let out = p.apply(&[]);
+        assert_eq!(out.status.code(), Some(0), "{test}");
+        let imgs = images_of(&g, &p.id).await;
+        assert_eq!(imgs.len(), 1, "{test}: {imgs:#?}");
+        let img = &imgs[0];
+        assert_eq!(img.status, "active", "{test}");
+        assert_eq!(img.disk_format.as_deref(), Some(glance_format), "{test}");
+        assert_eq!(img.min_disk, min_disk, "{test}");
+        // Glance's own inspection agrees with the header.
+        let want_virtual = if glance_format == "qcow2" {
+            3 * GIB
+        } else {
+            raw.len() as u64
+        };
+        assert_eq!(img.virtual_size, Some(want_virtual), "{test}");
+        // The plan judges min_disk as apply set it: nothing to do.
+        assert!(p.plan().is_empty(), "{test}: plan after apply");
+        cleanup(&g, &p.id).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_catalog_disk_format_that_contradicts_the_header_is_refused() {
+    let g = glance().await;
+    let up = Upstream::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let qcow2 = qemu_img_qcow2(tmp.path(), 1);
+    let raw = random_bytes(1 << 20, 53);
+    for (test, file, artifact, format, says, fix) in [
+        (
+            "hdr-bad-raw",
+            "disk.img",
+            qcow2.clone(),
+            "raw",
+            "header is qcow2",
+            "glance.disk_format: qcow2",
+        ),
+        (
+            "hdr-bad-xz",
+            "disk.img.xz",
+            compress("xz", &qcow2),
+            "vmdk",
+            "header is qcow2",
+            "glance.disk_format: qcow2",
+        ),
+        (
+            "hdr-bad-qcow2",
+            "disk.img",
+            raw.clone(),
+            "qcow2",
+            "header is raw",
+            "glance.disk_format: raw",
+        ),
+    ] {
+        let (p, _) = header_project(
+            test,
+            &up,
+            &format!("/{test}/v1/{file}"),
+            &artifact,
+            Some(format),
+            1,
+        );
+        assert_eq!(p.run(&["check"]).status.code(), Some(0), "{test}");
+        let out = p.apply(&[]);
+        assert_eq!(out.status.code(), Some(3), "{test}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("`disk_format: {format}`")),
+            "{test}: {err}"
+        );
+        assert!(err.contains(says), "{test}: {err}");
+        assert!(err.contains(&format!("hint: set `{fix}`")), "{test}: {err}");
+        // Refused before the image record is created: nothing in Glance, not even briefly.
+        assert!(!err.contains("was deleted"), "{test}: {err}");
+        assert!(images_of(&g, &p.id).await.is_empty(), "{test}");
+    }
+}

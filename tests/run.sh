@@ -22,6 +22,8 @@ command -v curl >/dev/null || need_apt+=(curl)
 # tests/gpg_parity.rs makes its OpenPGP fixtures with gpg and asks gpgv for the verdicts.
 command -v gpg >/dev/null || need_apt+=(gnupg)
 command -v gpgv >/dev/null || need_apt+=(gpgv)
+# tests/apply.rs makes its qcow2 fixtures with the real qemu-img (disk_format from the header).
+command -v qemu-img >/dev/null || need_apt+=(qemu-utils)
 if ((${#need_apt[@]})); then
   log "installing ${need_apt[*]}"
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"

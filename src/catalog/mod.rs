@@ -179,7 +179,7 @@ impl Image {
                 keys: Vec::new(),
             },
             glance: Glance {
-                disk_format: DiskFormat::Qcow2,
+                disk_format: None,
                 container_format: ContainerFormat::Bare,
                 min_disk: 1,
                 min_ram: 512,
@@ -251,7 +251,9 @@ pub struct Signature {
 /// The Glance side, fully resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Glance {
-    pub disk_format: DiskFormat,
+    /// The format the catalog declares; `None`: taken from the image's header at apply
+    /// (`reconcile::header`), which a declared format must agree with.
+    pub disk_format: Option<DiskFormat>,
     pub container_format: ContainerFormat,
     pub min_disk: u32,
     pub min_ram: u32,

@@ -42,6 +42,7 @@ use serde::Serialize;
 
 use super::claim::{self, CLAIM_PROPERTY, CLAIM_UNTIL_PROPERTY, Claim, RunId};
 use super::download;
+use super::header;
 use super::plan::{Desired, apply_diffs, desired, is_duplicate_of, pick_current};
 use super::transfer::{self, GLANCE_DEFAULT_HASH, GlanceCheck, Pipeline, SignatureConsumer};
 use super::{Action, Change, Plan, tmp_name};
@@ -664,7 +665,8 @@ impl<'a> Executor<'a> {
         let started = Instant::now();
         let new = NewImage {
             name: tmp_name(id, &lock.build.version),
-            disk_format: want.disk_format.clone(),
+            // From the head of the bytes, right before the record is created (`create_for`).
+            disk_format: String::new(),
             container_format: want.container_format.clone(),
             min_disk: want.min_disk,
             min_ram: want.min_ram,
@@ -674,19 +676,17 @@ impl<'a> Executor<'a> {
             tags: want.tags.clone(),
             properties: self.claimed(&want.properties),
         };
-        let created = self
-            .glance
-            .create(&new)
-            .await
-            .map_err(OsError::into_anyhow)
-            .context("cannot create the image record")?;
-        let gid = created.id.clone();
+        let mut created = None;
         let verified = match self
-            .fill_and_verify(image, lock, &gid, auth.as_ref(), signature)
+            .fill_and_verify(image, lock, &new, &mut created, auth.as_ref(), signature)
             .await
         {
             Ok(v) => v,
             Err(e) => {
+                // Refused before the record existed (e.g. by its header): nothing to delete.
+                let Some(Created { gid, .. }) = created else {
+                    return Err(e);
+                };
                 let cleanup = self.delete_if_exists(&gid).await;
                 let what = match cleanup {
                     Ok(()) => format!("the new image {gid} was deleted"),
@@ -696,6 +696,17 @@ impl<'a> Executor<'a> {
                 };
                 return Err(e.context(what));
             }
+        };
+        let Some(Created { gid, header }) = created else {
+            anyhow::bail!("the transfer ended without creating an image record");
+        };
+        // scs-0102: min_disk holds the virtual size (a raw image's is its verified length).
+        let promoted = Desired {
+            min_disk: header::min_disk(
+                want.min_disk,
+                header.virtual_size.unwrap_or(verified.bytes),
+            ),
+            ..want.clone()
         };
         // Convergent under concurrency: when an equal verified image already holds the name,
         // ours is a duplicate: discard it instead of promoting a second one.
@@ -727,7 +738,7 @@ impl<'a> Executor<'a> {
                 self.claim_ttl.as_secs()
             );
         }
-        if let Err(e) = self.promote(&verified.image, &want).await {
+        if let Err(e) = self.promote(&verified.image, &promoted).await {
             // Deleted under us as the younger copy of a concurrent run's promotion: fine when
             // that run's image holds the name.
             let gone = matches!(self.glance.get(&gid).await, Err(OsError::NotFound { .. }));
@@ -776,6 +787,7 @@ impl<'a> Executor<'a> {
             after.visibility = want.visibility.clone();
             after.protected = want.protected;
             after.hidden = want.hidden;
+            after.min_disk = want.min_disk;
             // The claim ends with the promotion (a promoted image is nobody's leftover).
             after.properties.remove(CLAIM_PROPERTY);
             after.properties.remove(CLAIM_UNTIL_PROPERTY);
@@ -805,18 +817,21 @@ impl<'a> Executor<'a> {
         )
     }
 
+    /// Opens the transfer, creates the image record from the head of its bytes
+    /// ([`Self::create_for`], recorded in `created`), fills and verifies it.
     async fn fill_and_verify(
         &self,
         image: &Image,
         lock: &LockedImage,
-        gid: &str,
+        new: &NewImage,
+        created: &mut Option<Created>,
         auth: Option<&download::Auth>,
         signature: Option<SignatureConsumer>,
     ) -> anyhow::Result<Verified> {
         let url = self.fetcher.effective_url(&lock.build.url);
         if lock.build.compression().is_some() {
             return self
-                .fill_decompressed(image, lock, gid, auth, signature)
+                .fill_decompressed(image, lock, new, created, auth, signature)
                 .await;
         }
         match image.transfer {
@@ -827,6 +842,11 @@ impl<'a> Executor<'a> {
                 let body = self
                     .upstream_stream(&url, lock, &pass, auth, &failure)
                     .await?;
+                let (head, body) = match header::peek(body, header::PEEK).await {
+                    Ok(peeked) => peeked,
+                    Err(e) => return Err(upstream_failed(failure.take().unwrap_or(e))),
+                };
+                let gid = &self.create_for(new, image, &head, created).await?;
                 let sent = if image.transfer == Transfer::Stream {
                     self.glance.upload(gid, body, None).await
                 } else {
@@ -835,11 +855,7 @@ impl<'a> Executor<'a> {
                 if let Err(e) = sent {
                     // The upload fails when its body (the upstream stream) breaks: say so.
                     if let Some(up) = failure.take() {
-                        return Err(anyhow::Error::new(crate::error::Hinted {
-                            message: "the upstream download failed (the upstream side, not Glance)".into(),
-                            hint: "retry later or fetch from a closer mirror (`--mirror`); a slow but working upstream needs a lower `settings.download.min_rate` / `--min-rate` or a longer `--deadline`".into(),
-                            cause: Some(anyhow::Error::new(up)),
-                        }));
+                        return Err(upstream_failed(up));
                     }
                     return Err(e.into_anyhow()).context(if image.transfer == Transfer::Stream {
                         "upload to Glance failed"
@@ -864,6 +880,9 @@ impl<'a> Executor<'a> {
                 })
             }
             Transfer::WebDownload => {
+                // Glance fetches the bytes itself: the head comes from a short read of ours.
+                let head = self.probe_head(&url, lock, auth).await?;
+                let gid = &self.create_for(new, image, &head, created).await?;
                 let sha512 = lock.build.checksums.get(&HashAlgorithm::Sha512);
                 self.glance
                     .import(gid, &ImportMethod::WebDownload { uri: url.clone() })
@@ -920,7 +939,8 @@ impl<'a> Executor<'a> {
         &self,
         image: &Image,
         lock: &LockedImage,
-        gid: &str,
+        new: &NewImage,
+        created: &mut Option<Created>,
         auth: Option<&download::Auth>,
         signature: Option<SignatureConsumer>,
     ) -> anyhow::Result<Verified> {
@@ -949,6 +969,30 @@ impl<'a> Executor<'a> {
             resp.bytes_stream(),
             tick,
         );
+        // The header is the decompressed image's.
+        let (head, body) = match header::peek(body, header::PEEK).await {
+            Ok(peeked) => peeked,
+            Err(e) => {
+                // The pass's verdict first: it says why the stream broke.
+                let digests = pass
+                    .await
+                    .ok()
+                    .flatten()
+                    .context("the decompressing pass ended early")?;
+                transfer::verify_against_lock(&lock.build, &digests)
+                    .with_context(|| format!("the bytes of {url} are not the locked build"))?;
+                return Err(anyhow::Error::new(e))
+                    .with_context(|| format!("cannot read the decompressed image of {url}"));
+            }
+        };
+        let gid = &match self.create_for(new, image, &head, created).await {
+            Ok(gid) => gid,
+            Err(e) => {
+                // Nothing will read the rest: stop the download.
+                pass.abort();
+                return Err(e);
+            }
+        };
         let sent = if image.transfer == Transfer::Stream {
             self.glance.upload(gid, body, None).await
         } else {
@@ -986,6 +1030,55 @@ impl<'a> Executor<'a> {
             bytes: inner.bytes,
             image: img,
         })
+    }
+
+    /// Creates the temporary image record once the head of its bytes is known: `disk_format`
+    /// from the header (a catalog value must agree, or the image is refused before Glance sees
+    /// it), `min_disk` raised to the header's virtual size. Records it in `created`.
+    async fn create_for(
+        &self,
+        new: &NewImage,
+        image: &Image,
+        head: &[u8],
+        created: &mut Option<Created>,
+    ) -> anyhow::Result<String> {
+        let refused = |r: header::Refusal| crate::error::hinted(r.message, r.hint);
+        let found = header::inspect(head).map_err(refused)?;
+        let format = header::decide(image.glance.disk_format, &found).map_err(refused)?;
+        let mut new = new.clone();
+        new.disk_format = format.as_str().into();
+        if let Some(v) = found.virtual_size {
+            new.min_disk = header::min_disk(new.min_disk, v);
+        }
+        let record = self
+            .glance
+            .create(&new)
+            .await
+            .map_err(OsError::into_anyhow)
+            .context("cannot create the image record")?;
+        *created = Some(Created {
+            gid: record.id.clone(),
+            header: found,
+        });
+        Ok(record.id)
+    }
+
+    /// The first [`header::PEEK`] bytes of the upstream file (for `web-download`, where Glance
+    /// fetches the rest itself); the connection is dropped after them.
+    async fn probe_head(
+        &self,
+        url: &str,
+        lock: &LockedImage,
+        auth: Option<&download::Auth>,
+    ) -> anyhow::Result<Vec<u8>> {
+        let failure = download::Failure::default();
+        let (resp, at) = download::open(&self.upstream, url, auth).await?;
+        let body = download::watch(resp, at, self.limits, failure.clone());
+        match header::peek(body, header::PEEK).await {
+            Ok((head, _)) => Ok(head),
+            Err(e) => Err(upstream_failed(failure.take().unwrap_or(e)))
+                .with_context(|| format!("cannot read the head of {} ({url})", lock.id)),
+        }
     }
 
     /// Records Glance's verified digest of a decompressed image in the lockfile, once (the
@@ -1172,6 +1265,21 @@ fn verify_image_digests(
         "digest not locked yet".to_owned()
     } else {
         format!("{} match lockfile", proved.join("+"))
+    })
+}
+
+/// The temporary image record of an import, and the header it was created from.
+struct Created {
+    gid: String,
+    header: header::Header,
+}
+
+/// An upstream download that broke while its bytes went to Glance (the upstream side).
+fn upstream_failed(up: crate::http::HttpError) -> anyhow::Error {
+    anyhow::Error::new(crate::error::Hinted {
+        message: "the upstream download failed (the upstream side, not Glance)".into(),
+        hint: "retry later or fetch from a closer mirror (`--mirror`); a slow but working upstream needs a lower `settings.download.min_rate` / `--min-rate` or a longer `--deadline`".into(),
+        cause: Some(anyhow::Error::new(up)),
     })
 }
 

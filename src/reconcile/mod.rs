@@ -37,6 +37,7 @@ pub mod claim;
 pub mod conformance;
 pub mod decompress;
 pub mod download;
+pub mod header;
 pub mod plan;
 pub mod render;
 pub mod rights;

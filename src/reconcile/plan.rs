@@ -83,9 +83,12 @@ pub struct Desired {
     pub visibility: String,
     pub hidden: bool,
     pub protected: bool,
+    /// The catalog's `min_disk`; apply raises it to the image's virtual size (GiB, rounded
+    /// up), and the plan judges a current image by that rule ([`wanted_min_disk`]).
     pub min_disk: u64,
     pub min_ram: u64,
-    pub disk_format: String,
+    /// The catalog's `disk_format`; `None`: the image's header decides at apply.
+    pub disk_format: Option<String>,
     pub container_format: String,
     pub tags: BTreeSet<String>,
     pub properties: BTreeMap<String, String>,
@@ -143,7 +146,7 @@ pub fn desired(image: &Image, lock: &LockedImage, managed_tag: &str) -> Desired 
         protected: g.protected,
         min_disk: u64::from(g.min_disk),
         min_ram: u64::from(g.min_ram),
-        disk_format: g.disk_format.as_str().into(),
+        disk_format: g.disk_format.map(|f| f.as_str().into()),
         container_format: g.container_format.as_str().into(),
         tags,
         properties,
@@ -160,7 +163,7 @@ impl Desired {
             visibility: self.visibility.clone(),
             hidden: self.hidden,
             protected: self.protected,
-            disk_format: Some(self.disk_format.clone()),
+            disk_format: self.disk_format.clone(),
             container_format: Some(self.container_format.clone()),
             min_disk: self.min_disk,
             min_ram: self.min_ram,
@@ -210,7 +213,7 @@ pub fn diff_metadata(obs: &GlanceImage, want: &Desired) -> Vec<FieldDiff> {
     field(
         "min_disk",
         obs.min_disk.to_string(),
-        want.min_disk.to_string(),
+        wanted_min_disk(obs, want).to_string(),
     );
     field("min_ram", obs.min_ram.to_string(), want.min_ram.to_string());
     for (k, v) in &want.properties {
@@ -244,6 +247,18 @@ pub fn diff_metadata(obs: &GlanceImage, want: &Desired) -> Vec<FieldDiff> {
         }
     }
     d
+}
+
+/// The `min_disk` an image should have: the catalog's, raised to its virtual size in GiB
+/// rounded up, as apply sets it. Glance's `virtual_size` (its own inspection of the bytes);
+/// a raw image's virtual size is its byte length.
+pub fn wanted_min_disk(obs: &GlanceImage, want: &Desired) -> u64 {
+    let virtual_size = obs.virtual_size.filter(|v| *v > 0).or_else(|| {
+        (obs.disk_format.as_deref() == Some("raw"))
+            .then_some(obs.size)
+            .flatten()
+    });
+    virtual_size.map_or(want.min_disk, |v| super::header::min_disk(want.min_disk, v))
 }
 
 /// Applies diffs to an image value (the planned state, and the tag list of a patch).

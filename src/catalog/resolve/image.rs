@@ -391,7 +391,7 @@ pub(super) fn resolve_image(
         },
         signature: Signature { mode, keys },
         glance: Glance {
-            disk_format: g.disk_format.unwrap_or(raw::DiskFormat::Qcow2),
+            disk_format: g.disk_format,
             container_format: g.container_format.unwrap_or(raw::ContainerFormat::Bare),
             min_disk,
             min_ram,

@@ -693,3 +693,33 @@ fn a_locked_image_digest_that_glance_does_not_hold_is_reimported() {
     cur.os_hash_algo = s("sha256");
     assert!(run(&img, &l, std::slice::from_ref(&cur)).is_empty());
 }
+
+#[test]
+fn min_disk_is_judged_against_the_virtual_size_as_apply_sets_it() {
+    const GIB: u64 = 1 << 30;
+    let mut img = image(ID, NAME);
+    img.glance.min_disk = 1;
+    let l = lock(ID, "20261101", "2026-11-01");
+    // apply raised min_disk to the 3 GiB Glance reports: nothing to change.
+    let mut cur = glance_current("g1", &img, &l);
+    cur.virtual_size = Some(3 * GIB);
+    cur.min_disk = 3;
+    assert!(run(&img, &l, &[cur.clone()]).is_empty());
+    // An image imported with the catalog's 1 GiB is repaired to the virtual size.
+    cur.min_disk = 1;
+    let p = run(&img, &l, &[cur.clone()]);
+    assert_eq!(actions(&p), [(Action::UpdateMetadata, Some("g1"))]);
+    assert_eq!(diff(&p.changes[0], "min_disk"), Some((s("1"), s("3"))));
+    // A larger catalog value wins.
+    img.glance.min_disk = 8;
+    cur.min_disk = 8;
+    assert!(run(&img, &l, &[cur.clone()]).is_empty());
+    // Raw without a virtual size from Glance: its byte length is the virtual size.
+    img.glance.min_disk = 1;
+    cur.min_disk = 1;
+    cur.virtual_size = None;
+    cur.disk_format = s("raw");
+    cur.size = Some(GIB + 1);
+    let p = run(&img, &l, &[cur]);
+    assert_eq!(diff(&p.changes[0], "min_disk"), Some((s("1"), s("2"))));
+}
