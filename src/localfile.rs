@@ -90,8 +90,40 @@ pub fn read_text(path: &Path, limit: u64) -> io::Result<String> {
             "larger than {limit} bytes, too large for this kind of file"
         )));
     }
-    String::from_utf8(bytes)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text".to_owned()))
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        // The prefix before the first bad byte is UTF-8 by definition.
+        let valid = std::str::from_utf8(valid).unwrap_or_default();
+        let line = valid.matches('\n').count() as u64 + 1;
+        let column = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u64 + 1;
+        io::Error::new(io::ErrorKind::InvalidData, NotUtf8 { line, column })
+    })
+}
+
+/// Text that is not UTF-8, with the place of its first byte that is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotUtf8 {
+    pub line: u64,
+    pub column: u64,
+}
+
+impl std::fmt::Display for NotUtf8 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("not UTF-8 text")
+    }
+}
+
+impl std::error::Error for NotUtf8 {}
+
+impl NotUtf8 {
+    /// The place of a [`read_text`] error about text that is not UTF-8.
+    pub fn place(e: &io::Error) -> Option<(u64, u64)> {
+        e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<NotUtf8>())
+            .map(|n| (n.line, n.column))
+    }
+
+    pub const HINT: &str = "save the file as UTF-8 (the line and column are where the first byte that is not UTF-8 stands)";
 }
 
 #[cfg(all(test, unix))]
@@ -130,6 +162,10 @@ mod tests {
         assert_eq!(err("loop-a.toml"), "a symbolic link loop");
         assert!(err("dangling.toml").starts_with("a dangling symbolic link"));
         assert!(err("big.toml").contains("too large"));
+        std::fs::write(p("latin1.toml"), b"a = 1\nb = \"caf\xe9\"\n").unwrap();
+        let e = read_text(&p("latin1.toml"), 100).unwrap_err();
+        assert_eq!(e.to_string(), "not UTF-8 text");
+        assert_eq!(NotUtf8::place(&e), Some((2, 9)));
         let missing = read_text(&p("missing.toml"), 100).unwrap_err();
         assert_eq!(missing.kind(), io::ErrorKind::NotFound);
         // A dangling link is not "no file": callers must not read it as "no lock yet".

@@ -65,12 +65,19 @@ pub fn load(dir: &Path) -> LoadResult {
                     diags.push(d);
                 }
             },
-            Err(e) => diags.push(
-                Diagnostic::error(&shown, 0, 0, format!("cannot read the catalog file: {e}"))
+            Err(e) => diags.push(match crate::localfile::NotUtf8::place(&e) {
+                Some((line, column)) => Diagnostic::error(
+                    &shown,
+                    line,
+                    column,
+                    format!("cannot read the catalog file: {e}"),
+                )
+                .with_hint(crate::localfile::NotUtf8::HINT),
+                None => Diagnostic::error(&shown, 0, 0, format!("cannot read the catalog file: {e}"))
                     .with_hint(
                         "every `*.yaml`/`*.yml` entry of the catalog directory is read as a catalog file: make it a regular file, or rename or remove it",
                     ),
-            ),
+            }),
         }
     }
     diags.extend(urls::check(&parsed));

@@ -137,6 +137,38 @@ pub fn in_file_terms(message: &str) -> Option<(String, String)> {
             "catalog files are small and flat: write entries out instead of nesting or repeating them through aliases".into(),
         ));
     }
+    // The reader's grammar words, said as what the file should hold.
+    for (said, meant, hint) in [
+        (
+            "expected string key for externally tagged enum",
+            "expected one kind as a key here (e.g. `source:` holds `ubuntu:` or `static:`)",
+            "write the kind as the only key, with its settings below it: `source: {ubuntu: {release: \"24.04\"}}`",
+        ),
+        (
+            "expected end of mapping after enum variant value",
+            "more than one kind here: `source:` holds exactly one",
+            "keep one key under `source:` (an image has one upstream); declare another image for the other",
+        ),
+        (
+            "expected mapping start",
+            "expected a mapping (`key: value` lines) here",
+            "see docs/catalog.md for this place's keys; a catalog file is a mapping with `images:` (and optional `settings:`, `defaults:`)",
+        ),
+        (
+            "expected sequence start",
+            "expected a list (`- item` lines) here",
+            "write each entry on its own `- ` line, e.g. `images:` followed by `  - id: ...`",
+        ),
+        (
+            "alias references unknown anchor",
+            "`*name` refers to an anchor that is not defined before it",
+            "define the anchor (`&name`) earlier in the same file, or write the value out",
+        ),
+    ] {
+        if message.trim() == said {
+            return Some((meant.to_owned(), hint.to_owned()));
+        }
+    }
     let number = message.trim();
     if let Some(kind) = number.strip_prefix("invalid ")
         && let Some(range) = integer_range(kind)

@@ -28,6 +28,10 @@ pub fn run(
         Ok(c) => (Some(c), Vec::new()),
         Err(d) => (None, d),
     };
+    // `check` and `audit` read `lifecycle.yaml` too: a broken one fails here first, offline.
+    if let Err(d) = crate::scs::lifecycle::load(&global.catalog) {
+        diags.extend(d);
+    }
     let locks = lock::store::read_all(&global.state).map_err(|e| {
         anyhow::anyhow!(
             "cannot read the state directory `{}`: {e}",

@@ -113,7 +113,14 @@ pub fn from_toml(text: &str) -> Result<LockedImage, FormatError> {
 /// The TOML reader names Rust types (`expected u64`, `invalid u32`): said in the file's
 /// terms instead.
 fn in_file_terms(message: &str) -> String {
+    // `invalid type: integer `99999999999999999999` as i128, expected …`: beyond every field's
+    // range.
     let mut out = message.trim().to_owned();
+    if out.contains(" as i128") {
+        out = out
+            .replace(" as i128", "")
+            .replace("invalid type: integer", "number too large:");
+    }
     for (rust, words) in [
         ("usize", "a whole number, 0 or more"),
         ("u64", "a whole number, 0 or more"),

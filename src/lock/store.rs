@@ -60,13 +60,16 @@ pub fn read(state_dir: &Path, id: &str) -> Result<Option<LockedImage>, ReadError
     match crate::localfile::read_text(&path, crate::localfile::LOCKFILE_LIMIT) {
         Ok(text) => parse(&path, id, &text).map(Some),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(ReadError {
-            path: path.into(),
-            line: None,
-            column: None,
-            text: None,
-            source: e.into(),
-        }),
+        Err(e) => {
+            let place = crate::localfile::NotUtf8::place(&e);
+            Err(ReadError {
+                path: path.into(),
+                line: place.map(|(l, _)| l as usize),
+                column: place.map(|(_, c)| c as usize),
+                text: None,
+                source: e.into(),
+            })
+        }
     }
 }
 
@@ -121,12 +124,15 @@ pub fn read_all(
             continue;
         };
         let result = crate::localfile::read_text(&path, crate::localfile::LOCKFILE_LIMIT)
-            .map_err(|e| ReadError {
-                path: path.as_path().into(),
-                line: None,
-                column: None,
-                text: None,
-                source: e.into(),
+            .map_err(|e| {
+                let place = crate::localfile::NotUtf8::place(&e);
+                ReadError {
+                    path: path.as_path().into(),
+                    line: place.map(|(l, _)| l as usize),
+                    column: place.map(|(_, c)| c as usize),
+                    text: None,
+                    source: e.into(),
+                }
             })
             .and_then(|text| {
                 let lock = parse(&path, &id, &text)?;

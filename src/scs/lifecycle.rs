@@ -155,12 +155,14 @@ pub fn load(catalog_dir: &Path) -> Result<Lifecycle, Vec<Diagnostic>> {
     match crate::localfile::read_text(&path, crate::localfile::CATALOG_LIMIT) {
         Ok(text) => parse(&text, &crate::diagnostic::display_path(&path)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(builtin()),
-        Err(e) => Err(vec![Diagnostic::error(
-            &path,
-            0,
-            0,
-            format!("cannot read: {e}"),
-        )]),
+        Err(e) => {
+            let shown = crate::diagnostic::display_path(&path);
+            let (line, column) = crate::localfile::NotUtf8::place(&e).unwrap_or((0, 0));
+            Err(vec![
+                Diagnostic::error(shown, line, column, format!("cannot read the lifecycle data: {e}"))
+                    .with_hint("make `lifecycle.yaml` a regular UTF-8 file, or remove it to use the data built into the tool"),
+            ])
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::merge::{entry_layer, merge_defaults, preset_layer};
 use super::source::check_source;
-use super::values::{parse_duration, valid_date, valid_id};
+use super::values::{REGEX_HINT, parse_duration, regex_error, valid_date, valid_id};
 use super::{Ctx, TOOL_PROPERTIES};
 use crate::catalog::raw::{self, ImageDefaults, ImageEntry};
 use crate::catalog::{Glance, Image, Origin, Rotation, Signature, VersionPolicy, presets};
@@ -92,11 +92,16 @@ pub(super) fn resolve_image(
     if let Some(m) = &vp.matches
         && let Err(e) = regex::Regex::new(m)
     {
-        err(ctx.at_key(
-            line,
-            "match",
-            format!("invalid regular expression in `version.match`: {e}"),
-        ));
+        err(ctx
+            .at_key(
+                line,
+                "match",
+                format!(
+                    "invalid regular expression in `version.match`: {}",
+                    regex_error(&e)
+                ),
+            )
+            .with_hint(REGEX_HINT));
     }
     let min_age = vp.min_age.as_deref().and_then(|s| match parse_duration(s) {
         Ok(d) => Some(d),
@@ -431,7 +436,17 @@ pub(super) fn version_pattern_problem(
             ctx.at_key(line, "pattern", "`pattern` has no `version` capture")
                 .with_hint("name the version part: `(?P<version>\\d{8})`"),
         ),
-        Err(e) => Some(ctx.at_key(line, "pattern", format!("invalid regular expression: {e}"))),
+        Err(e) => Some(
+            ctx.at_key(
+                line,
+                "pattern",
+                format!(
+                    "invalid regular expression in `pattern`: {}",
+                    regex_error(&e)
+                ),
+            )
+            .with_hint(REGEX_HINT),
+        ),
         Ok(_) => None,
     }
 }

@@ -2,7 +2,7 @@
 
 use super::Ctx;
 use super::image::version_pattern_problem;
-use super::values::{valid_checksum, valid_date};
+use super::values::{REGEX_HINT, regex_error, valid_checksum, valid_date};
 use crate::catalog::raw::{self, Source};
 use crate::catalog::{presets, suggest};
 use crate::diagnostic::Diagnostic;
@@ -98,11 +98,15 @@ pub(super) fn check_source(
         }
         Source::GithubRelease(s) => {
             if s.repo.split('/').count() != 2 {
-                err(ctx.at_key(
-                    line,
-                    "repo",
-                    format!("`repo: {}` is not `owner/name`", s.repo),
-                ));
+                err(ctx
+                    .at_key(
+                        line,
+                        "repo",
+                        format!("`repo: {}` is not `owner/name`", s.repo),
+                    )
+                    .with_hint(
+                        "write the repository as GitHub shows it, e.g. `repo: cirros-dev/cirros`",
+                    ));
             }
             for (key, pat) in [
                 ("asset", Some(&s.asset)),
@@ -111,7 +115,13 @@ pub(super) fn check_source(
                 if let Some(p) = pat
                     && let Err(e) = regex::Regex::new(p)
                 {
-                    err(ctx.at_key(line, key, format!("invalid regular expression: {e}")));
+                    err(ctx
+                        .at_key(
+                            line,
+                            key,
+                            format!("invalid regular expression in `{key}`: {}", regex_error(&e)),
+                        )
+                        .with_hint(REGEX_HINT));
                 }
             }
         }
@@ -159,7 +169,9 @@ pub(super) fn check_source(
             }
             if let Some(a) = &s.auth {
                 if a.env.trim().is_empty() {
-                    err(ctx.at_key(line, "env", "`auth.env` must name an environment variable"));
+                    err(ctx
+                        .at_key(line, "env", "`auth.env` must name an environment variable")
+                        .with_hint("e.g. `env: VENDOR_TOKEN`: the header's value is read from it at transfer time, so it never stands in the catalog"));
                 }
                 if reqwest::header::HeaderName::from_bytes(a.header.as_bytes()).is_err() {
                     err(ctx

@@ -15,6 +15,23 @@ pub(super) fn valid_id(id: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
 }
 
+/// What is wrong with a regular expression, on one line: the regex crate's message spans
+/// several (the expression, a caret line, then `error: …`), which would break the diagnostic
+/// apart; the place is the diagnostic's.
+pub(super) fn regex_error(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    last.strip_prefix("error: ").unwrap_or(last).to_owned()
+}
+
+/// The hint under every invalid regular expression.
+pub(super) const REGEX_HINT: &str = "the expression is Rust regex syntax (https://docs.rs/regex/#syntax); write it in single quotes so YAML keeps every `\\` as written";
+
 /// `YYYY-MM-DD`, a real date.
 pub(crate) fn valid_date(s: &str) -> bool {
     s.len() == 10 && s.parse::<jiff::civil::Date>().is_ok()
