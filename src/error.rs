@@ -187,6 +187,13 @@ fn parts(err: &anyhow::Error) -> (Vec<String>, Vec<String>) {
         if let Some(h) = cause.downcast_ref::<HttpError>().and_then(HttpError::hint) {
             hints.push(h.to_owned());
         }
+        // `openstack::Error::Http` is transparent: its HttpError is no link of the chain.
+        if let Some(crate::openstack::Error::Http(e)) =
+            cause.downcast_ref::<crate::openstack::Error>()
+            && let Some(h) = e.hint()
+        {
+            hints.push(h.to_owned());
+        }
         let text = cause.to_string();
         // Skip a layer that only repeats its cause (thiserror `#[error(transparent)]`).
         if lines.last().is_some_and(|l| l.ends_with(&text)) || text.is_empty() {

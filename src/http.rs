@@ -104,8 +104,11 @@ pub enum HttpErrorKind {
     Status(u16),
     /// No answer in time.
     Timeout,
-    /// Could not connect (refused, DNS, TLS handshake).
+    /// Could not connect (refused, DNS, a TLS handshake that broke off).
     Connect,
+    /// The server's TLS certificate does not verify. Not transient: a retry meets the same
+    /// certificate, so it is reported at once.
+    Certificate(CertificateProblem),
     /// The response body broke off or could not be read.
     Body,
     /// The response could not be decoded (JSON, encoding).
@@ -114,6 +117,62 @@ pub enum HttpErrorKind {
     Redirect,
     /// The client could not be built or the request could not be formed.
     Setup,
+}
+
+/// Why a server's certificate was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateProblem {
+    /// Not signed by a trusted CA (self-signed, or a private CA not configured).
+    UnknownIssuer,
+    /// Issued for another host name or address.
+    NameMismatch,
+    /// Past its validity (or not yet valid).
+    Expired,
+    /// Revoked, badly signed, unsupported, ...
+    Other,
+}
+
+impl CertificateProblem {
+    /// The certificate problem in a reqwest error's chain, if that is what failed. By type
+    /// (`rustls::Error`), not by message. rustls hands it up inside an `io::Error` (hyper
+    /// wraps that in another one), and `io::Error::source()` skips the error it wraps, so
+    /// each `io::Error` is looked into as well as past.
+    fn of(err: &(dyn std::error::Error + 'static)) -> Option<(Self, String)> {
+        use rustls::CertificateError as C;
+        let mut next = Some(err);
+        while let Some(mut e) = next {
+            while let Some(inner) = e
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+            {
+                e = inner;
+            }
+            let tls = e.downcast_ref::<rustls::Error>();
+            if let Some(rustls::Error::InvalidCertificate(c)) = tls {
+                let problem = match c {
+                    C::UnknownIssuer => Self::UnknownIssuer,
+                    C::NotValidForName | C::NotValidForNameContext { .. } => Self::NameMismatch,
+                    C::Expired
+                    | C::ExpiredContext { .. }
+                    | C::NotValidYet
+                    | C::NotValidYetContext { .. } => Self::Expired,
+                    _ => Self::Other,
+                };
+                return Some((problem, tls.map(ToString::to_string).unwrap_or_default()));
+            }
+            next = e.source();
+        }
+        None
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Self::UnknownIssuer => "is not trusted (unknown issuer)",
+            Self::NameMismatch => "is not valid for this host name",
+            Self::Expired => "has expired (or is not valid yet)",
+            Self::Other => "was refused",
+        }
+    }
 }
 
 /// A failed HTTP request, with everything needed to find it in the server's logs.
@@ -145,6 +204,16 @@ impl HttpError {
 
     /// Classifies a transport error from reqwest.
     pub fn from_reqwest(method: &Method, url: &str, err: &reqwest::Error) -> Self {
+        if let Some((problem, detail)) = CertificateProblem::of(err) {
+            return Self {
+                method: method.to_string(),
+                url: redact_url(url),
+                kind: HttpErrorKind::Certificate(problem),
+                request_id: None,
+                detail,
+                retry_after: None,
+            };
+        }
         let kind = if err.is_timeout() {
             HttpErrorKind::Timeout
         } else if err.is_connect() {
@@ -203,7 +272,10 @@ impl HttpError {
         match self.kind {
             HttpErrorKind::Status(s) => s >= 500 || s == 408 || s == 429,
             HttpErrorKind::Timeout | HttpErrorKind::Connect | HttpErrorKind::Body => true,
-            HttpErrorKind::Decode | HttpErrorKind::Setup | HttpErrorKind::Redirect => false,
+            HttpErrorKind::Decode
+            | HttpErrorKind::Setup
+            | HttpErrorKind::Redirect
+            | HttpErrorKind::Certificate(_) => false,
         }
     }
 
@@ -232,6 +304,18 @@ impl HttpError {
             HttpErrorKind::Redirect => Some(
                 "the server (or a mirror) redirects in a circle; check the URL and any --mirror rewrite, and tell the server's operator",
             ),
+            HttpErrorKind::Certificate(CertificateProblem::UnknownIssuer) => Some(
+                "a server whose certificate comes from a private CA needs that CA: for a cloud, set `cacert: /path/to/ca.pem` on it in clouds.yaml (or REQUESTS_CA_BUNDLE); retrying does not help",
+            ),
+            HttpErrorKind::Certificate(CertificateProblem::NameMismatch) => Some(
+                "use the host name the certificate was issued for in the URL (auth_url, the catalog endpoint), or have the server's certificate reissued; a CA in `cacert` (clouds.yaml) or REQUESTS_CA_BUNDLE does not change this; retrying does not help",
+            ),
+            HttpErrorKind::Certificate(CertificateProblem::Expired) => Some(
+                "the server's certificate must be renewed (or this machine's clock is wrong); `cacert` (clouds.yaml) and REQUESTS_CA_BUNDLE only add trusted CAs; retrying does not help",
+            ),
+            HttpErrorKind::Certificate(CertificateProblem::Other) => Some(
+                "check the server's certificate chain and the CA in `cacert` (clouds.yaml) or REQUESTS_CA_BUNDLE; retrying does not help",
+            ),
             _ => None,
         }
     }
@@ -250,6 +334,13 @@ impl fmt::Display for HttpError {
             }
             HttpErrorKind::Timeout => write!(f, "{} {} timed out", self.method, self.url)?,
             HttpErrorKind::Connect => write!(f, "{} {} could not connect", self.method, self.url)?,
+            HttpErrorKind::Certificate(p) => write!(
+                f,
+                "{} {}: the server's TLS certificate {}",
+                self.method,
+                self.url,
+                p.describe()
+            )?,
             HttpErrorKind::Body => write!(
                 f,
                 "{} {} failed while reading the body",
@@ -480,6 +571,10 @@ mod tests {
         }
         e.kind = HttpErrorKind::Timeout;
         assert!(e.is_transient());
+        // A retry meets the same certificate.
+        e.kind = HttpErrorKind::Certificate(CertificateProblem::UnknownIssuer);
+        assert!(!e.is_transient());
+        assert!(e.hint().unwrap().contains("cacert"));
     }
 
     /// A server answering 500 with an endless body: `check` reads at most

@@ -8,11 +8,13 @@ use tracing_subscriber::EnvFilter;
 use crate::cli::GlobalArgs;
 
 /// The filter when `RUST_LOG` is unset: `-q` errors, default warnings, `-vv` debug, `-vvv` trace.
+/// rustls logs every refused server certificate at ERROR; the request's own error already says
+/// it (once, with a hint), so rustls speaks only with `-vvv`.
 fn default_filter(global: &GlobalArgs) -> &'static str {
     match (global.quiet, global.verbose) {
-        (true, _) => "error",
-        (false, 0 | 1) => "warn",
-        (false, 2) => "image_crawler=debug,warn",
+        (true, _) => "error,rustls=off",
+        (false, 0 | 1) => "warn,rustls=off",
+        (false, 2) => "image_crawler=debug,warn,rustls=off",
         (false, _) => "image_crawler=trace,info",
     }
 }
