@@ -473,6 +473,11 @@ async fn fcos_xz_and_flatcar_gz_go_through_check_and_apply_with_both_digests_ver
         all.contains("is not the locked build") && all.contains(&bad),
         "{all}"
     );
+    // The image digest is over the decompressed bytes: the error must say so.
+    assert!(
+        all.contains("of the decompressed image is") && !all.contains("of the downloaded bytes"),
+        "{all}"
+    );
     assert!(
         images_of(&g, &bad).await.is_empty(),
         "no image left of the failed one"

@@ -1252,7 +1252,7 @@ fn verify_image_digests(
     for (algo, expected) in locked.into_iter().flatten() {
         if let Some(actual) = inner.get(*algo) {
             if !actual.eq_ignore_ascii_case(expected) {
-                return Err(transfer::Mismatch::Checksum {
+                return Err(transfer::Mismatch::ImageChecksum {
                     algo: *algo,
                     expected: expected.clone(),
                     actual: actual.to_owned(),

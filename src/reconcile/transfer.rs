@@ -317,6 +317,15 @@ pub enum Mismatch {
         expected: String,
         actual: String,
     },
+    /// The decompressed image (not the downloaded artifact) against `[build.image]`.
+    #[error(
+        "{algo} of the decompressed image is {actual}, the lockfile's [build.image] says {expected}"
+    )]
+    ImageChecksum {
+        algo: HashAlgorithm,
+        expected: String,
+        actual: String,
+    },
     #[error("downloaded {actual} bytes, the lockfile says {expected}")]
     Size { expected: u64, actual: u64 },
     #[error("the lockfile has no checksum this tool can compute")]
