@@ -280,3 +280,57 @@ fn every_schema_is_described_in_docs_json_output() {
         support::schema::validator(name.trim_end_matches(".schema.json"));
     }
 }
+
+/// `plan --all-targets` with two targets prints an array of plans, one per cloud (read only:
+/// nothing is applied).
+#[test]
+fn a_plan_for_several_targets_is_an_array_of_plans() {
+    let _ = support::clouds::clouds_file();
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("catalog");
+    std::fs::create_dir_all(&catalog).unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("catalog");
+    std::fs::copy(
+        shipped.join("lifecycle.yaml"),
+        catalog.join("lifecycle.yaml"),
+    )
+    .unwrap();
+    let settings = std::fs::read_to_string(shipped.join("settings.yaml")).unwrap();
+    assert!(settings.contains("\n  targets: []\n"));
+    std::fs::write(
+        catalog.join("settings.yaml"),
+        settings.replace(
+            "\n  targets: []\n",
+            "\n  targets:\n    - cloud: gk-admin\n    - cloud: gk-demo\n",
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        catalog.join("images.yaml"),
+        "images:\n  - id: jsonshape-static\n    name: JSON Shape Static\n    source:\n      static:\n        url: https://example.org/x-1.qcow2\n        checksum: sha256:1111111111111111111111111111111111111111111111111111111111111111\n        version: \"1\"\n        build_date: \"2026-01-01\"\n    glance:\n      min_disk: 1\n      properties:\n        os_distro: x\n        os_version: \"1\"\n        image_original_user: x\n        image_description: notes\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_image-crawler"))
+            .current_dir(dir.path())
+            .env("OS_CLIENT_CONFIG_FILE", support::clouds::clouds_file())
+            .env("IMAGE_CRAWLER_CACHE_DIR", dir.path().join("cache"))
+            .env_remove("OS_CLOUD")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["check"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["--format", "json", "plan", "--all-targets"]);
+    assert_eq!(code(&out), 0, "{}", String::from_utf8_lossy(&out.stderr));
+    let doc = document(&out);
+    assert_matches("plan", &doc);
+    let clouds: Vec<&str> = doc
+        .as_array()
+        .expect("an array of plans")
+        .iter()
+        .map(|p| p["cloud"].as_str().unwrap())
+        .collect();
+    assert_eq!(clouds, ["gk-admin", "gk-demo"]);
+}
