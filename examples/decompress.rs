@@ -27,6 +27,7 @@ async fn main() {
             image_crawler::lock::SignatureState::Off,
         ),
         image: None,
+        inputs: None,
     };
     build.image = Some(ImageInfo {
         compression,

@@ -321,6 +321,13 @@ pub struct BuildArgs {
     /// An armoured OpenPGP secret key (no passphrase) that signs SHA256SUMS.
     #[arg(long, value_name = "FILE", env = "IMAGE_CRAWLER_SIGNING_KEY")]
     pub signing_key: Option<PathBuf>,
+    /// Build only the images `check` reports a rebuild due for: never published, the recipe
+    /// changed, or the package archive moved since the newest published build.
+    #[arg(long)]
+    pub if_needed: bool,
+    /// Do not use (or fill) the conditional-request cache for the archive's Release files.
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 #[derive(Debug, Clone, Args)]

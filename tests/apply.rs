@@ -290,6 +290,7 @@ images:
                 checksums,
                 signature: SignatureStatus::state(SignatureState::Off),
                 image: None,
+                inputs: None,
             },
         };
         image_crawler::lock::store::write_if_changed(&self.dir.path().join("state"), &lock)

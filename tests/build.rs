@@ -1,11 +1,18 @@
 //! `image-crawler build` with a stand-in engine (`tests/fixtures/build/fake-disk-image-create`,
 //! disk-image-create's interface): what the engine is given, the artifact directory it leaves,
-//! and that a build failing midway leaves none. The real diskimage-builder build is
-//! `tests/build_real.rs`.
+//! and that a build failing midway leaves none; when a rebuild is due (a recipe change, a
+//! `Release` file's `Date:` that moved, served from `tests/fixtures/build/archive/` on
+//! 127.0.0.1), and that `build --if-needed` builds exactly then. The real
+//! diskimage-builder build is `tests/build_real.rs`.
+
+#[allow(unused_imports)] // support re-exports helpers these tests do not use
+mod support;
 
 mod support;
 
 use std::path::{Path, PathBuf};
+
+use support::{FixtureServer, copy_tree, fixtures};
 
 use assert_cmd::Command;
 use sha2::Digest as _;
@@ -14,11 +21,57 @@ fn fake_engine() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build/fake-disk-image-create")
 }
 
-fn catalog(dir: &Path, signed: bool) -> PathBuf {
-    catalog_publishing_to(dir, signed, "http://127.0.0.1:9/builds")
+/// A Debian archive (only its `Release` files, written from the Debian repository format) on
+/// 127.0.0.1, in a copy whose dates a test can move.
+struct Archive {
+    server: FixtureServer,
 }
 
-fn catalog_publishing_to(dir: &Path, signed: bool, publish: &str) -> PathBuf {
+impl Archive {
+    fn start(dir: &Path) -> Archive {
+        let root = dir.join("archive");
+        copy_tree(&fixtures().join("build/archive"), &root);
+        Archive {
+            server: FixtureServer::start(root),
+        }
+    }
+
+    /// The mirror URL `http://deb.debian.org/` is rewritten to.
+    fn mirror(&self) -> String {
+        format!("{}/", self.server.url())
+    }
+
+    /// Sets the `Date:` of `<archive>/dists/<suite>/Release`.
+    fn set_date(&self, archive: &str, suite: &str, date: &str) {
+        let path = self
+            .server
+            .root()
+            .join(archive)
+            .join("dists")
+            .join(suite)
+            .join("Release");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let re = regex::Regex::new(r"(?m)^Date: .*$").unwrap();
+        assert!(re.is_match(&text));
+        std::fs::write(&path, re.replace(&text, format!("Date: {date}")).as_ref()).unwrap();
+    }
+}
+
+fn catalog(dir: &Path, signed: bool, archive: &Archive) -> PathBuf {
+    catalog_publishing_to(dir, signed, "http://127.0.0.1:9/builds", archive)
+}
+
+fn catalog_publishing_to(dir: &Path, signed: bool, publish: &str, archive: &Archive) -> PathBuf {
+    write_catalog(
+        dir,
+        signed,
+        publish,
+        &archive.mirror(),
+        "[vm, debian-minimal, growroot]",
+    )
+}
+
+fn write_catalog(dir: &Path, signed: bool, publish: &str, mirror: &str, elements: &str) -> PathBuf {
     let cat = dir.join("catalog");
     std::fs::create_dir_all(&cat).unwrap();
     std::fs::write(
@@ -26,13 +79,13 @@ fn catalog_publishing_to(dir: &Path, signed: bool, publish: &str) -> PathBuf {
         format!(
             r#"settings:
   mirrors:
-    "http://deb.debian.org/": "http://127.0.0.1:9/mirror/"
+    "http://deb.debian.org/": "{mirror}"
 images:
   - id: debian-12-dib
     name: Debian 12 (built)
     source:
       diskimage-builder:
-        elements: [vm, debian-minimal, growroot]
+        elements: {elements}
         release: bookworm
         mirror: http://deb.debian.org/debian
         security_mirror: http://deb.debian.org/debian-security
@@ -68,6 +121,7 @@ fn build(dir: &Path, cat: &Path, fail: bool) -> assert_cmd::assert::Assert {
     Command::cargo_bin("image-crawler")
         .unwrap()
         .current_dir(dir)
+        .env("IMAGE_CRAWLER_CACHE_DIR", dir.join("http-cache"))
         .args([
             "--catalog",
             cat.to_str().unwrap(),
@@ -98,7 +152,8 @@ fn entries(dir: &Path) -> Vec<String> {
 #[test]
 fn a_build_writes_the_published_layout() {
     let tmp = tempfile::tempdir().unwrap();
-    let cat = catalog(tmp.path(), false);
+    let archive = Archive::start(tmp.path());
+    let cat = catalog(tmp.path(), false, &archive);
     let out = build(tmp.path(), &cat, false).success();
     let report: serde_json::Value =
         serde_json::from_slice(&out.get_output().stdout).expect("one JSON document");
@@ -143,12 +198,18 @@ fn a_build_writes_the_published_layout() {
     assert_eq!(m["release"], "bookworm");
     assert_eq!(m["architecture"], "x86_64");
     // The catalog's mirrors apply to what the build is given.
-    assert_eq!(m["mirror"], "http://127.0.0.1:9/mirror/debian");
-    assert_eq!(
-        m["security_mirror"],
-        "http://127.0.0.1:9/mirror/debian-security"
-    );
+    let mirror = archive.mirror();
+    assert_eq!(m["mirror"], format!("{mirror}debian"));
+    assert_eq!(m["security_mirror"], format!("{mirror}debian-security"));
     assert_eq!(m["recipe_digest"].as_str().unwrap().len(), 64);
+    // The archive's state when the build started, from the suites' Release files.
+    assert_eq!(
+        m["archive"],
+        serde_json::json!({
+            "bookworm": "2024-11-09T10:25:41Z",
+            "bookworm-security": "2024-11-25T16:43:21Z",
+        })
+    );
     assert_eq!(
         m["packages"],
         serde_json::json!([
@@ -163,8 +224,8 @@ fn a_build_writes_the_published_layout() {
         "element: vm",
         "element: growroot",
         "ARCH=amd64 DIB_RELEASE=bookworm",
-        "DIB_DISTRIBUTION_MIRROR=http://127.0.0.1:9/mirror/debian",
-        "DIB_DEBIAN_SECURITY_MIRROR=http://127.0.0.1:9/mirror/debian-security",
+        &format!("DIB_DISTRIBUTION_MIRROR={mirror}debian"),
+        &format!("DIB_DEBIAN_SECURITY_MIRROR={mirror}debian-security"),
         "progress on stderr",
     ] {
         assert!(log.contains(line), "{line} not in log:\n{log}");
@@ -174,7 +235,8 @@ fn a_build_writes_the_published_layout() {
 #[test]
 fn a_build_failing_midway_leaves_no_artifact() {
     let tmp = tempfile::tempdir().unwrap();
-    let cat = catalog(tmp.path(), false);
+    let archive = Archive::start(tmp.path());
+    let cat = catalog(tmp.path(), false, &archive);
     let out = build(tmp.path(), &cat, true).code(3);
     let report: serde_json::Value =
         serde_json::from_slice(&out.get_output().stdout).expect("one JSON document");
@@ -201,7 +263,8 @@ fn a_build_failing_midway_leaves_no_artifact() {
 #[test]
 fn a_signed_recipe_without_a_key_is_not_built() {
     let tmp = tempfile::tempdir().unwrap();
-    let cat = catalog(tmp.path(), true);
+    let archive = Archive::start(tmp.path());
+    let cat = catalog(tmp.path(), true, &archive);
     let out = build(tmp.path(), &cat, false).code(3);
     let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
     assert!(stderr.contains("no signing key"), "{stderr}");
@@ -239,10 +302,12 @@ fn a_signing_key_signs_the_checksum_file() {
         gpg(&["--armor", "--export-secret-keys", "build@example.org"]),
     )
     .unwrap();
-    let cat = catalog(tmp.path(), true);
+    let archive = Archive::start(tmp.path());
+    let cat = catalog(tmp.path(), true, &archive);
     let out = Command::cargo_bin("image-crawler")
         .unwrap()
         .current_dir(tmp.path())
+        .env("IMAGE_CRAWLER_CACHE_DIR", tmp.path().join("http-cache"))
         .args([
             "--catalog",
             cat.to_str().unwrap(),
@@ -370,7 +435,8 @@ fn a_published_build_is_what_check_locks() {
     // needs the signed requests of `publish`.
     let acl = ["-H", "x-amz-acl: public-read", "-X", "PUT"];
     assert_eq!(curl(&[&acl[..], &[bucket.as_str()]].concat()).0, 200);
-    let cat = catalog_publishing_to(tmp.path(), false, &bucket);
+    let archive = Archive::start(tmp.path());
+    let cat = catalog_publishing_to(tmp.path(), false, &bucket, &archive);
     let out = cli(tmp.path(), &cat)
         .args(["build", "--format", "json", "--output", "out"])
         .arg("--engine")
@@ -423,5 +489,178 @@ fn a_published_build_is_what_check_locks() {
     assert!(
         lock.contains(&format!("{bucket}/{p}debian-12-dib.qcow2")),
         "{lock}"
+    ); // What the build was made from travels with it: manifest -> lockfile.
+    assert!(
+        lock.contains("\n[build.inputs]\nrecipe_digest = \""),
+        "{lock}"
     );
+    assert!(
+        lock.contains("[build.inputs.archive]\nbookworm = \"2024-11-09T10:25:41Z\"\nbookworm-security = \"2024-11-25T16:43:21Z\"\n"),
+        "{lock}"
+    );
+}
+
+/// `check --format json` on the state in `dir`: the report of debian-12-dib.
+fn check_json(dir: &Path, cat: &Path) -> serde_json::Value {
+    let out = cli(dir, cat)
+        .args(["--state", "state", "--format", "json", "check"])
+        .assert()
+        .success();
+    let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    report["images"]["debian-12-dib"].clone()
+}
+
+/// `build --if-needed --format json`: the one outcome.
+fn build_if_needed(dir: &Path, cat: &Path) -> serde_json::Value {
+    // Build versions are per second: never two in the same one.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let out = cli(dir, cat)
+        .args([
+            "--state",
+            "state",
+            "build",
+            "--if-needed",
+            "--format",
+            "json",
+        ])
+        .args(["--output", "out"])
+        .arg("--engine")
+        .arg(fake_engine())
+        .assert()
+        .success();
+    let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(report["builds"].as_array().unwrap().len(), 1, "{report}");
+    report["builds"][0].clone()
+}
+
+fn publish(dir: &Path, cat: &Path) {
+    cli(dir, cat)
+        .args(["publish", "--public", "--output", "out"])
+        .assert()
+        .success();
+}
+
+/// The periodic path: `build --if-needed` builds when `check` reports a rebuild due (never
+/// built, a `Release` date that moved, a changed recipe) and nothing when nothing changed.
+#[test]
+fn a_rebuild_is_due_when_the_recipe_or_the_archive_moves() {
+    let moto = Moto::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let bucket = format!("{}/builds", moto.url);
+    let acl = ["-H", "x-amz-acl: public-read", "-X", "PUT"];
+    assert_eq!(curl(&[&acl[..], &[bucket.as_str()]].concat()).0, 200);
+    let archive = Archive::start(dir);
+    let cat = catalog_publishing_to(dir, false, &bucket, &archive);
+
+    // Never built: a note, no lockfile; --if-needed builds it.
+    let r = check_json(dir, &cat);
+    assert_eq!(r["outcome"], "not_built", "{r}");
+    assert_eq!(
+        r["rebuild"],
+        serde_json::json!(["no build is published yet"])
+    );
+    assert!(!dir.join("state/debian-12-dib.toml").exists());
+    let b = build_if_needed(dir, &cat);
+    assert_eq!(
+        b["reasons"],
+        serde_json::json!(["no build is published yet"])
+    );
+    let first = b["version"].as_str().unwrap().to_owned();
+    publish(dir, &cat);
+    let r = check_json(dir, &cat);
+    assert_eq!(r["outcome"], "added", "{r}");
+    assert_eq!(r["to"], first.as_str());
+    assert!(r.get("rebuild").is_none(), "{r}");
+
+    // Nothing moved: nothing is due, nothing is built.
+    let r = check_json(dir, &cat);
+    assert_eq!(r["outcome"], "unchanged", "{r}");
+    assert!(r.get("rebuild").is_none(), "{r}");
+    let b = build_if_needed(dir, &cat);
+    assert_eq!(b["current"], true, "{b}");
+    assert!(b.get("version").is_none(), "{b}");
+    assert_eq!(entries(&dir.join("out/debian-12-dib")), vec![first.clone()]);
+
+    // The security suite moved: due, and the next build records the new date.
+    archive.set_date(
+        "debian-security",
+        "bookworm-security",
+        "Tue, 03 Dec 2024 08:00:00 UTC",
+    );
+    let moved = "the archive moved (bookworm-security Release 2024-11-25T16:43:21Z -> 2024-12-03T08:00:00Z)";
+    let r = check_json(dir, &cat);
+    assert_eq!(
+        r["outcome"], "unchanged",
+        "a due rebuild changes no lockfile: {r}"
+    );
+    assert_eq!(r["rebuild"], serde_json::json!([moved]));
+    let human = cli(dir, &cat)
+        .args(["--state", "state", "check"])
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&human.get_output().stdout).into_owned();
+    assert!(
+        stdout.contains(&format!("debian-12-dib: rebuild due: {moved}")),
+        "{stdout}"
+    );
+    let b = build_if_needed(dir, &cat);
+    assert_eq!(b["reasons"], serde_json::json!([moved]));
+    let second = b["version"].as_str().unwrap().to_owned();
+    publish(dir, &cat);
+    let r = check_json(dir, &cat);
+    assert_eq!(r["outcome"], "updated", "{r}");
+    assert_eq!(r["to"], second.as_str());
+    assert!(r.get("rebuild").is_none(), "{r}");
+    let lock = std::fs::read_to_string(dir.join("state/debian-12-dib.toml")).unwrap();
+    assert!(
+        lock.contains("bookworm-security = \"2024-12-03T08:00:00Z\""),
+        "{lock}"
+    );
+
+    // The recipe changed (one more element): due.
+    write_catalog(
+        dir,
+        false,
+        &bucket,
+        &archive.mirror(),
+        "[vm, debian-minimal, growroot, cloud-init]",
+    );
+    let r = check_json(dir, &cat);
+    let reasons = r["rebuild"].as_array().unwrap();
+    assert_eq!(reasons.len(), 1, "{r}");
+    assert!(
+        reasons[0]
+            .as_str()
+            .unwrap()
+            .starts_with("the recipe changed (digest "),
+        "{r}"
+    );
+    let b = build_if_needed(dir, &cat);
+    assert_eq!(b["reasons"], r["rebuild"]);
+    assert!(b["version"].is_string(), "{b}");
+}
+
+/// A built image whose store has no build yet (or cannot be reached at all) is a note, not
+/// a failure: `check` on a fresh machine keeps working.
+#[test]
+fn a_built_image_never_published_is_a_note() {
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = Archive::start(tmp.path());
+    let cat = catalog(tmp.path(), false, &archive);
+    let out = cli(tmp.path(), &cat)
+        .args(["--state", "state", "check"])
+        .assert()
+        .code(0);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("note: debian-12-dib: no build published yet (")
+            && stderr.contains(
+                "`image-crawler build debian-12-dib` then `image-crawler publish debian-12-dib`"
+            ),
+        "{stderr}"
+    );
+    assert!(!stderr.lines().any(|l| l.starts_with("error:")), "{stderr}");
+    assert!(stderr.contains("1 not built, 0 failed"), "{stderr}");
+    assert!(!tmp.path().join("state/debian-12-dib.toml").exists());
 }

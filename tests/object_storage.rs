@@ -294,6 +294,7 @@ async fn diskimage_builder_builds_are_discovered_where_they_are_published() {
         mirror: "http://deb.debian.org/debian".into(),
         security_mirror: None,
         environment: Default::default(),
+        archive: Default::default(),
         publish: PublishTarget {
             url: format!("{SWIFT}v1/AUTH_test/builds"),
             listing: ObjectListing::Swift,

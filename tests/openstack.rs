@@ -706,6 +706,7 @@ async fn status_reports_managed_images_against_lockfiles() {
             checksums: BTreeMap::from([(HashAlgorithm::Sha256, "ab".repeat(32))]),
             signature: SignatureStatus::state(SignatureState::Off),
             image: None,
+            inputs: None,
         },
     };
     let state = tempfile::tempdir().unwrap();

@@ -40,6 +40,7 @@ fn lock(id: &str, version: &str, checksum_byte: &str) -> LockedImage {
                 url: None,
             },
             image: None,
+            inputs: None,
         },
     }
 }

@@ -118,6 +118,7 @@ mod tests {
                 ("DIB_RELEASE".to_owned(), "sid".to_owned()),
             ]
             .into(),
+            archive: Default::default(),
             publish: PublishTarget {
                 url: "http://127.0.0.1:1/builds".into(),
                 listing: ObjectListing::S3,

@@ -25,6 +25,10 @@ pub struct Manifest {
     pub environment: BTreeMap<String, String>,
     /// [`super::recipe_digest`] of the recipe built; a changed recipe means a rebuild.
     pub recipe_digest: String,
+    /// The `Date:` of each watched suite's `Release` file when the build started (RFC 3339,
+    /// UTC; see [`super::archive`]); a newer one means a rebuild.
+    #[serde(default)]
+    pub archive: BTreeMap<String, String>,
     /// The image file in the same directory, its SHA-256 and size.
     pub file: String,
     pub sha256: String,
@@ -197,6 +201,7 @@ mod tests {
             security_mirror: None,
             environment: BTreeMap::new(),
             recipe_digest: "d".into(),
+            archive: BTreeMap::from([("bookworm".into(), "2024-11-09T10:25:41Z".into())]),
             file: "debian-12-dib.qcow2".into(),
             sha256: "ab".into(),
             size: 3,
@@ -206,5 +211,11 @@ mod tests {
         assert!(json.starts_with(r#"{"image":"debian-12-dib","version":"20261201T230405Z""#));
         let back: Manifest = serde_json::from_str(&json).unwrap();
         assert_eq!(back, m);
+        // What `check` reads back from a published manifest is what the build recorded.
+        let inputs = super::super::trigger::parse_manifest(json.as_bytes(), "u")
+            .unwrap()
+            .unwrap();
+        assert_eq!(inputs.recipe_digest, m.recipe_digest);
+        assert_eq!(inputs.archive, m.archive);
     }
 }

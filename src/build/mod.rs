@@ -13,14 +13,17 @@
 //! `<version>` is the build time, `YYYYMMDDTHHMMSSZ`, so versions sort as builds happened and
 //! the build date is in the key.
 
+pub mod archive;
 pub mod engine;
 pub mod manifest;
 pub mod publish;
 pub mod run;
 pub mod sigv4;
+pub mod trigger;
 
 use sha2::{Digest, Sha256};
 
+use crate::catalog::Architecture;
 use crate::catalog::raw::{DiskimageBuilderSource, ObjectStorageSource};
 
 /// The checksum file every published build carries.
@@ -47,9 +50,22 @@ pub fn object_key(id: &str, version: &str, file: &str) -> String {
     format!("{id}/{version}/{file}")
 }
 
-/// A digest of what goes into a build (elements, release, mirrors, environment), so a changed
-/// recipe is a reason to rebuild. Canonical: fields in a fixed order, environment sorted.
-pub fn recipe_digest(recipe: &DiskimageBuilderSource) -> String {
+/// The key of a build's manifest next to its image at `image_url` (the published layout).
+pub fn manifest_url(image_url: &str) -> String {
+    match image_url.rsplit_once('/') {
+        Some((dir, _)) => format!("{dir}/{MANIFEST_FILE}"),
+        None => MANIFEST_FILE.to_owned(),
+    }
+}
+
+/// What went into a build, published next to it.
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// A digest of what goes into a build (elements, release, mirrors as the catalog writes them,
+/// environment, architecture), so a changed recipe is a reason to rebuild. Canonical: fields
+/// in a fixed order, environment sorted; the catalog's `mirrors` rewrites are not part of it
+/// (an air-gapped builder and a public checker agree on it).
+pub fn recipe_digest(recipe: &DiskimageBuilderSource, arch: Architecture) -> String {
     let mut h = Sha256::new();
     let mut field = |k: &str, v: &str| {
         // Length-prefixed, so no two recipes serialize alike.
@@ -67,6 +83,7 @@ pub fn recipe_digest(recipe: &DiskimageBuilderSource) -> String {
     for (k, v) in &recipe.environment {
         field(k, v);
     }
+    field("architecture", arch.as_str());
     hex::encode(h.finalize())
 }
 
@@ -82,6 +99,7 @@ mod tests {
             mirror: "http://deb.debian.org/debian".into(),
             security_mirror: None,
             environment: Default::default(),
+            archive: Default::default(),
             publish: PublishTarget {
                 url: "http://127.0.0.1:1/builds".into(),
                 listing: ObjectListing::S3,
@@ -107,16 +125,37 @@ mod tests {
 
     #[test]
     fn recipe_digest_changes_with_every_input() {
-        let base = recipe_digest(&recipe());
+        let x86 = Architecture::X86_64;
+        let base = recipe_digest(&recipe(), x86);
         let mut r = recipe();
         r.elements.push("growroot".into());
-        assert_ne!(recipe_digest(&r), base);
+        assert_ne!(recipe_digest(&r, x86), base);
+        let mut r = recipe();
+        r.elements.reverse();
+        assert_ne!(recipe_digest(&r, x86), base, "element order matters to DIB");
         let mut r = recipe();
         r.release = "trixie".into();
-        assert_ne!(recipe_digest(&r), base);
+        assert_ne!(recipe_digest(&r, x86), base);
+        let mut r = recipe();
+        r.mirror = "http://ftp.de.debian.org/debian".into();
+        assert_ne!(recipe_digest(&r, x86), base);
         let mut r = recipe();
         r.environment.insert("DIB_X".into(), "1".into());
-        assert_ne!(recipe_digest(&r), base);
-        assert_eq!(recipe_digest(&recipe()), base, "deterministic");
+        assert_ne!(recipe_digest(&r, x86), base);
+        assert_ne!(recipe_digest(&recipe(), Architecture::Aarch64), base);
+        // Where builds are published and what is watched are not inputs of the build.
+        let mut r = recipe();
+        r.publish.url = "http://elsewhere/builds".into();
+        r.archive = crate::catalog::raw::ArchiveWatch::None;
+        assert_eq!(recipe_digest(&r, x86), base);
+        assert_eq!(recipe_digest(&recipe(), x86), base, "deterministic");
+    }
+
+    #[test]
+    fn the_manifest_is_next_to_the_image() {
+        assert_eq!(
+            manifest_url("http://s3/builds/d/20261201T230000Z/d.qcow2"),
+            "http://s3/builds/d/20261201T230000Z/manifest.json"
+        );
     }
 }

@@ -12,9 +12,10 @@ use sha2::{Digest as _, Sha256};
 
 use super::engine::{self, Invocation};
 use super::manifest::{self, Engine, Manifest};
-use super::{CHECKSUM_FILE, SIGNATURE_FILE, recipe_digest};
+use super::{CHECKSUM_FILE, MANIFEST_FILE, SIGNATURE_FILE};
 use crate::catalog::Image;
 use crate::catalog::raw::DiskimageBuilderSource;
+use crate::lock::BuildInputs;
 
 /// What every build of one run shares.
 #[derive(Debug, Clone)]
@@ -98,10 +99,13 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BuildEr
 /// How many log lines a failed build's error quotes.
 const TAIL: usize = 15;
 
-/// Builds `image` from `recipe`; `on_line` sees every line the engine prints (for progress).
+/// Builds `image` from `recipe`; `inputs` is what it is built from (recorded in the
+/// manifest, see [`super::trigger`]); `on_line` sees every line the engine prints (for
+/// progress).
 pub fn build(
     image: &Image,
     recipe: &DiskimageBuilderSource,
+    inputs: &BuildInputs,
     opts: &Options,
     now: jiff::Timestamp,
     on_line: &(dyn Fn(&str) + Sync),
@@ -187,14 +191,15 @@ pub fn build(
             .as_deref()
             .map(manifest::without_credentials),
         environment: recipe.environment.clone(),
-        recipe_digest: recipe_digest(recipe),
+        recipe_digest: inputs.recipe_digest.clone(),
+        archive: inputs.archive.clone(),
         file,
         sha256: sha256.clone(),
         size,
         packages,
     };
     let json = serde_json::to_vec_pretty(&m).expect("a manifest serializes");
-    write(&tmp.path().join("manifest.json"), &json)?;
+    write(&tmp.path().join(MANIFEST_FILE), &json)?;
 
     let parent = opts.output.join(&image.id);
     fs::create_dir_all(&parent).map_err(io("create", &parent))?;

@@ -497,8 +497,25 @@ pub struct DiskimageBuilderSource {
     /// Further `DIB_*` variables, passed as they are.
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
+    /// Which package archive `check` watches to tell that a rebuild is due (`apt`, the
+    /// default: `<mirror>/dists/<release>/Release` and, with a `security_mirror`,
+    /// `<security_mirror>/dists/<release>-security/Release`; `none`: only a recipe change
+    /// triggers a rebuild).
+    #[serde(default)]
+    pub archive: ArchiveWatch,
     /// Where the artifacts go and where `check` finds them.
     pub publish: PublishTarget,
+}
+
+/// The package archive whose movement triggers a rebuild.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArchiveWatch {
+    /// An apt archive (Debian, Ubuntu): the `Date:` of the suites' `Release` files.
+    #[default]
+    Apt,
+    /// Nothing is watched.
+    None,
 }
 
 /// An object-storage container holding built artifacts as

@@ -1,20 +1,12 @@
 //! `image-crawler check`: find the newest upstream build of every image, update lockfiles.
 
-use std::time::Duration;
-
 use crate::catalog;
 use crate::cli::{CheckArgs, GlobalArgs};
 use crate::error;
 use crate::exit::ExitStatus;
-use crate::http::{self, ClientOptions, RetryPolicy};
 use crate::output::Printer;
 use crate::scs::news::Note;
-use crate::upstream::Fetcher;
 use crate::upstream::check::{self, CheckOptions};
-use crate::upstream::fetch;
-
-/// One request may take this long (connect to last byte) before it is retried.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub async fn run(
     global: &GlobalArgs,
@@ -24,14 +16,7 @@ pub async fn run(
     let catalog = super::load_catalog(global, printer)?;
     let images = super::select_images(&catalog, &args.ids)?;
     let mirrors = super::mirrors(&catalog.mirrors, &args.upstream)?;
-    let client = http::client(&ClientOptions::default())?;
-    let mut fetcher =
-        Fetcher::new(client, mirrors, RetryPolicy::default()).with_timeout(REQUEST_TIMEOUT);
-    if !args.no_cache
-        && let Some(dir) = fetch::default_cache_dir()
-    {
-        fetcher = fetcher.with_cache(dir);
-    }
+    let fetcher = super::fetcher(mirrors, args.no_cache)?;
     let options = CheckOptions {
         dry_run: args.dry_run,
         locked: args.locked,
@@ -86,6 +71,9 @@ pub async fn run(
         }
         for e in &lines.errors {
             printer.error_text(e);
+        }
+        for n in &lines.notes {
+            printer.note(n);
         }
         for n in &report.notes {
             printer.note(&n.render());

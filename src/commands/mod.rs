@@ -90,6 +90,25 @@ fn select_images<'a>(
     })
 }
 
+/// The fetcher of the verbs that read upstream files: the mirrors, retries, a per-request
+/// timeout and (unless `no_cache`) the conditional-request cache.
+fn fetcher(
+    mirrors: Vec<(String, String)>,
+    no_cache: bool,
+) -> anyhow::Result<crate::upstream::Fetcher> {
+    let client = crate::http::client(&crate::http::ClientOptions::default())?;
+    let mut fetcher =
+        crate::upstream::Fetcher::new(client, mirrors, crate::http::RetryPolicy::default())
+            .with_timeout(REQUEST_TIMEOUT);
+    if !no_cache && let Some(dir) = crate::upstream::fetch::default_cache_dir() {
+        fetcher = fetcher.with_cache(dir);
+    }
+    Ok(fetcher)
+}
+
+/// One upstream request may take this long (connect to last byte) before it is retried.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The catalog's `settings.mirrors` plus the `--mirror FROM=TO` flags (the fetcher picks the
 /// longest matching prefix).
 fn mirrors(

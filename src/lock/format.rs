@@ -165,6 +165,7 @@ pub(crate) mod tests {
                     url: Some("https://cloud-images.ubuntu.com/releases/noble/release-20240821/SHA256SUMS.gpg".into()),
                 },
                 image: None,
+                inputs: None,
             },
         }
     }

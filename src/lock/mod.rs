@@ -60,6 +60,25 @@ pub struct Build {
     /// vouches for), these are the decompressed image's (what Glance stores).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageInfo>,
+    /// What a build this project made was built from (`[build.inputs]`, only for
+    /// `diskimage-builder` images, read from the published `manifest.json`): the next `check`
+    /// compares it with the recipe and the archive of now to tell whether a rebuild is due.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<BuildInputs>,
+}
+
+/// The inputs of one `image-crawler build`: the recipe's digest and the state of the
+/// distribution's package archive when the build started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuildInputs {
+    /// SHA-256 (hex) of the canonical recipe: elements, release, mirrors, environment and
+    /// architecture (`build::recipe_digest`).
+    pub recipe_digest: String,
+    /// The `Date:` of each watched suite's `Release` file (`bookworm`, `bookworm-security`),
+    /// RFC 3339 in UTC.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub archive: BTreeMap<String, String>,
 }
 
 /// The decompressed image of a compressed artifact.

@@ -237,6 +237,7 @@ mod tests {
                 checksums: BTreeMap::from([(HashAlgorithm::Sha256, "00".repeat(32))]),
                 signature: SignatureStatus::state(SignatureState::Off),
                 image: None,
+                inputs: None,
             },
         }
     }

@@ -67,6 +67,7 @@ pub fn lock(id: &str, version: &str, date: &str) -> LockedImage {
             checksums: BTreeMap::from([(HashAlgorithm::Sha256, "ab".repeat(32))]),
             signature: SignatureStatus::state(SignatureState::NotPublished),
             image: None,
+            inputs: None,
         },
     }
 }

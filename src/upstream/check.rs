@@ -12,12 +12,13 @@ use std::path::Path;
 use futures_util::StreamExt;
 use serde::Serialize;
 
-use crate::catalog::{self, Catalog, Image};
+use crate::build::trigger;
+use crate::catalog::{self, Catalog, Image, Source};
 use crate::exit::ExitStatus;
-use crate::lock::{self, Build, FORMAT_VERSION, LockChange, LockedImage};
+use crate::lock::{self, Build, BuildInputs, FORMAT_VERSION, LockChange, LockedImage};
 use crate::upstream::fetch::StatsSnapshot;
 use crate::upstream::select::{self, Decision};
-use crate::upstream::{Candidate, Fetcher};
+use crate::upstream::{Candidate, DiscoverError, Fetcher};
 
 /// What the verb asked for.
 #[derive(Debug, Clone)]
@@ -45,6 +46,9 @@ pub enum Outcome {
     Held,
     /// The newest build is older than the locked one (and `--allow-downgrade` was not given).
     DowngradeRefused,
+    /// A `diskimage-builder` image with no lockfile whose store has no build yet: nothing to
+    /// lock until `build` and `publish` ran (a note, not a failure).
+    NotBuilt,
     Failed,
 }
 
@@ -90,6 +94,11 @@ pub struct ImageReport {
     pub diff: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<Failure>,
+    /// Why a new build of a `diskimage-builder` image is due (see [`trigger`]); empty when
+    /// its locked build is current, and for every other source. `build --if-needed` builds
+    /// exactly the images with an entry here.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rebuild: Vec<String>,
     /// The new lock, when the outcome is a change (not serialized: the diff shows it).
     #[serde(skip)]
     pub new_lock: Option<LockedImage>,
@@ -114,6 +123,25 @@ impl ImageReport {
             written: false,
             diff: None,
             error: None,
+            rebuild: Vec::new(),
+            new_lock: None,
+        }
+    }
+
+    /// A built image that was never published (`cause`: what the store answered).
+    fn not_built(cause: String) -> Self {
+        Self {
+            outcome: Outcome::NotBuilt,
+            from: None,
+            to: None,
+            build_date: None,
+            url: None,
+            signature: None,
+            note: Some(cause),
+            written: false,
+            diff: None,
+            error: None,
+            rebuild: vec![trigger::Reason::NeverBuilt.to_string()],
             new_lock: None,
         }
     }
@@ -130,6 +158,7 @@ impl ImageReport {
             written: false,
             diff: None,
             error: Some(failure),
+            rebuild: Vec::new(),
             new_lock: None,
         }
     }
@@ -161,6 +190,8 @@ pub struct Summary {
     pub unchanged: usize,
     pub held: usize,
     pub refused: usize,
+    /// Built images with no published build yet (see [`Outcome::NotBuilt`]).
+    pub not_built: usize,
     pub failed: usize,
 }
 
@@ -272,6 +303,7 @@ pub async fn run(
             Outcome::Unchanged => summary.unchanged += 1,
             Outcome::Held => summary.held += 1,
             Outcome::DowngradeRefused => summary.refused += 1,
+            Outcome::NotBuilt => summary.not_built += 1,
             Outcome::Failed => summary.failed += 1,
             _ => summary.changed += 1,
         }
@@ -313,29 +345,96 @@ async fn check_image(
         }
     };
     let from = old.as_ref().map(|l| l.build.version.clone());
+    let recipe = match &image.source {
+        Source::DiskimageBuilder(r) => Some(r),
+        _ => None,
+    };
     let candidates = match crate::upstream::discover(image, fetcher, options.now).await {
         Ok(c) => c,
-        Err(e) => {
-            return ImageReport::failed(
-                Failure {
-                    message: e.to_string(),
-                    url: e.url().map(str::to_owned),
-                    status: e.status(),
-                    hint: e.hint(),
-                    transient: e.is_transient(),
-                    unreachable: e.is_unreachable(),
-                },
-                from,
-            );
+        // A built image nobody built yet: the store has no build of it, or no bucket yet, or
+        // is not set up at all. Only before the first lock: once a build was locked, a store
+        // that stops answering is a failure like any upstream's.
+        Err(e) if recipe.is_some() && old.is_none() && nothing_published(&e) => {
+            return ImageReport::not_built(e.to_string());
         }
+        Err(e) => return ImageReport::failed(failure(&e), from),
     };
-    decide(
+    let built = match recipe {
+        Some(recipe) => {
+            match built_state(image, recipe, old.as_ref(), &candidates, fetcher, options).await {
+                Ok(b) => b,
+                Err(e) => return ImageReport::failed(failure(&e), from),
+            }
+        }
+        None => None,
+    };
+    let mut report = decide(
         image,
         old.as_ref(),
         old_text.as_deref(),
         candidates,
         options,
-    )
+        built.as_ref().map(|b| &b.0),
+    );
+    if let Some((_, reasons)) = built {
+        report.rebuild = reasons.iter().map(ToString::to_string).collect();
+    }
+    report
+}
+
+fn failure(e: &DiscoverError) -> Failure {
+    Failure {
+        message: e.to_string(),
+        url: e.url().map(str::to_owned),
+        status: e.status(),
+        hint: e.hint(),
+        transient: e.is_transient(),
+        unreachable: e.is_unreachable(),
+    }
+}
+
+/// The store has nothing for the image: no matching object, no such bucket (404), or no
+/// answer at all.
+fn nothing_published(e: &DiscoverError) -> bool {
+    matches!(e, DiscoverError::NotFound { .. }) || e.status() == Some(404) || e.is_unreachable()
+}
+
+/// The inputs recorded by the published build at `url` (what [`decide`] puts into the lock
+/// when it locks that build).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub url: String,
+    pub inputs: Option<BuildInputs>,
+}
+
+/// For a built image: the inputs of the build the lock holds after this run (the one
+/// `select` takes, else the locked one) and why a new build is due. `None` when no build is
+/// locked or taken (held back with no lock yet).
+async fn built_state(
+    image: &Image,
+    recipe: &crate::catalog::raw::DiskimageBuilderSource,
+    old: Option<&LockedImage>,
+    candidates: &[Candidate],
+    fetcher: &Fetcher,
+    options: &CheckOptions,
+) -> Result<Option<(Recorded, Vec<trigger::Reason>)>, DiscoverError> {
+    let locked = old.map(|l| &l.build);
+    let url = match select::select(candidates.to_vec(), &image.version, locked, options.now) {
+        Ok(Decision::Take(c)) => Some(c.url),
+        Ok(Decision::Downgrade { candidate, .. }) if options.allow_downgrade => Some(candidate.url),
+        _ => locked.map(|b| b.url.clone()),
+    };
+    let Some(url) = url else {
+        return Ok(None);
+    };
+    // The lock already carries what that build recorded: no need to read its manifest again.
+    let inputs = match locked.filter(|b| b.url == url && b.inputs.is_some()) {
+        Some(b) => b.inputs.clone(),
+        None => trigger::published(&url, fetcher).await?,
+    };
+    let now = trigger::current(image, recipe, fetcher).await?;
+    let reasons = trigger::due(inputs.as_ref(), &now);
+    Ok(Some((Recorded { url, inputs }, reasons)))
 }
 
 /// The pure part: from the candidates and the old lock to a report (with the new lock).
@@ -345,6 +444,7 @@ pub fn decide(
     old_text: Option<&str>,
     candidates: Vec<Candidate>,
     options: &CheckOptions,
+    recorded: Option<&Recorded>,
 ) -> ImageReport {
     let from = old.map(|l| l.build.version.clone());
     let decision = match select::select(
@@ -421,6 +521,9 @@ pub fn decide(
                 candidate.image_checksums.clone(),
                 old.map(|o| &o.build),
             ),
+            inputs: recorded
+                .filter(|r| r.url == candidate.url)
+                .and_then(|r| r.inputs.clone()),
         },
     };
     let change = LockChange::between(old, &new);
@@ -455,6 +558,8 @@ pub struct HumanLines {
     pub warnings: Vec<String>,
     /// Rendered failures (`error:` / `hint:` lines).
     pub errors: Vec<String>,
+    /// Built images not published yet (`note:` lines, not failures).
+    pub notes: Vec<String>,
     pub summary: String,
 }
 
@@ -464,6 +569,7 @@ pub fn render_human(report: &CheckReport, verbose: bool) -> HumanLines {
         changes: Vec::new(),
         warnings: Vec::new(),
         errors: Vec::new(),
+        notes: Vec::new(),
         summary: String::new(),
     };
     // Offline: every failure is "could not connect" and no byte came back from anywhere. One
@@ -517,6 +623,17 @@ pub fn render_human(report: &CheckReport, verbose: bool) -> HumanLines {
             }
             out.changes.push(line);
         }
+        if r.outcome == Outcome::NotBuilt {
+            out.notes.push(format!(
+                "note: {id}: no build published yet ({}); build and publish it: `image-crawler build {id}` then `image-crawler publish {id}`",
+                r.note.as_deref().unwrap_or("the store lists none")
+            ));
+        } else if !r.rebuild.is_empty() {
+            out.changes.push(format!(
+                "{id}: rebuild due: {}; `image-crawler build --if-needed` builds it",
+                r.rebuild.join("; ")
+            ));
+        }
         match r.outcome {
             Outcome::Held => out.warnings.push(format!(
                 "{id}: held at {}: {to} (built {date}) is {}",
@@ -539,13 +656,19 @@ pub fn render_human(report: &CheckReport, verbose: bool) -> HumanLines {
     }
     let s = &report.summary;
     out.summary = format!(
-        "{} image{}: {} changed, {} unchanged, {} held, {} refused, {} failed{}; {} requests, {} bytes, {} not modified",
+        "{} image{}: {} changed, {} unchanged, {} held, {} refused, {}{} failed{}; {} requests, {} bytes, {} not modified",
         s.checked,
         if s.checked == 1 { "" } else { "s" },
         s.changed,
         s.unchanged,
         s.held,
         s.refused,
+        // Only where there are built images not published yet.
+        if s.not_built > 0 {
+            format!("{} not built, ", s.not_built)
+        } else {
+            String::new()
+        },
         s.failed,
         if report.dry_run {
             " (nothing written)"
@@ -634,6 +757,7 @@ images:
             None,
             vec![cand("1", &a), cand("2", &a)],
             &options(),
+            None,
         );
         assert_eq!(first.outcome, Outcome::Added);
         assert_eq!(first.to.as_deref(), Some("2"));
@@ -648,6 +772,7 @@ images:
             Some(&text),
             vec![cand("2", &a)],
             &options(),
+            None,
         );
         assert_eq!(again.outcome, Outcome::Unchanged);
         assert!(again.new_lock.is_none() && again.diff.is_none());
@@ -660,6 +785,7 @@ images:
             Some(&text),
             vec![cand("2", &b)],
             &options(),
+            None,
         );
         assert_eq!(respin.outcome, Outcome::Rebuilt);
         let diff = respin.diff.unwrap();
@@ -670,25 +796,32 @@ images:
     #[test]
     fn empty_digest_downgrade_and_no_candidates_fail_without_a_lock() {
         let image = image();
-        let empty = decide(&image, None, None, vec![cand("2", "")], &options());
+        let empty = decide(&image, None, None, vec![cand("2", "")], &options(), None);
         assert_eq!(empty.outcome, Outcome::Failed);
         assert!(empty.new_lock.is_none());
         assert!(empty.error.unwrap().message.contains("no checksum"));
 
         let a = "a".repeat(64);
-        let lock = decide(&image, None, None, vec![cand("3", &a)], &options())
+        let lock = decide(&image, None, None, vec![cand("3", &a)], &options(), None)
             .new_lock
             .unwrap();
-        let down = decide(&image, Some(&lock), None, vec![cand("2", &a)], &options());
+        let down = decide(
+            &image,
+            Some(&lock),
+            None,
+            vec![cand("2", &a)],
+            &options(),
+            None,
+        );
         assert_eq!(down.outcome, Outcome::DowngradeRefused);
         assert!(down.new_lock.is_none());
         let mut allow = options();
         allow.allow_downgrade = true;
-        let taken = decide(&image, Some(&lock), None, vec![cand("2", &a)], &allow);
+        let taken = decide(&image, Some(&lock), None, vec![cand("2", &a)], &allow, None);
         assert_eq!(taken.outcome, Outcome::Updated);
         assert!(taken.note.unwrap().contains("downgrade from 3"));
 
-        let none = decide(&image, Some(&lock), None, vec![], &options());
+        let none = decide(&image, Some(&lock), None, vec![], &options(), None);
         assert_eq!(none.outcome, Outcome::Failed);
         assert_eq!(none.from.as_deref(), Some("3"));
     }

@@ -213,6 +213,7 @@ mod tests {
             checksums: c.checksums,
             signature: c.signature,
             image: None,
+            inputs: None,
         }
     }
 
