@@ -8,8 +8,6 @@
 #[allow(unused_imports)] // support re-exports helpers these tests do not use
 mod support;
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
 use support::{FixtureServer, copy_tree, fixtures};
@@ -507,6 +505,7 @@ fn check_json(dir: &Path, cat: &Path) -> serde_json::Value {
         .assert()
         .success();
     let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    support::schema::assert_matches("check", &report);
     report["images"]["debian-12-dib"].clone()
 }
 
@@ -529,6 +528,7 @@ fn build_if_needed(dir: &Path, cat: &Path) -> serde_json::Value {
         .assert()
         .success();
     let report: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    support::schema::assert_matches("build", &report);
     assert_eq!(report["builds"].as_array().unwrap().len(), 1, "{report}");
     report["builds"][0].clone()
 }
