@@ -9,8 +9,11 @@
 
 use std::path::{Path, PathBuf};
 
+use reqwest::Method;
+
 use super::sigv4::{self, Credentials};
 use super::{CHECKSUM_FILE, SIGNATURE_FILE, object_key};
+use crate::http::{self, HttpError};
 
 /// Where builds go.
 #[derive(Debug, Clone)]
@@ -40,14 +43,27 @@ pub enum PublishError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{method} {url} failed: {message}")]
-    Http {
-        method: &'static str,
-        url: String,
-        message: String,
-    },
+    /// The store's answer or the transport (typed, so a store that is down is temporary).
+    #[error(transparent)]
+    Http(#[from] HttpError),
     #[error("{} has no {file}", dir.display())]
     Incomplete { dir: PathBuf, file: String },
+    /// An upload broke off after some objects of the version were stored: something changed
+    /// in the store, so this is never "nothing changed, retry later" (docs/exit-codes.md).
+    #[error("the upload stopped after {uploaded} object(s) of the version were stored")]
+    Interrupted {
+        uploaded: usize,
+        #[source]
+        source: Box<PublishError>,
+    },
+}
+
+impl PublishError {
+    /// Worth retrying later with nothing changed: the store was unreachable, timed out or
+    /// answered 5xx before any object of the version was stored.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, PublishError::Http(e) if e.is_transient())
+    }
 }
 
 /// The build versions of `id` in the artifact tree `output`, oldest first.
@@ -144,16 +160,15 @@ impl Store {
     async fn exists(&self, key: &str) -> Result<bool, PublishError> {
         let url = self.object_url(key);
         let req = self.sign(self.client.head(url.clone()), "HEAD", &url);
-        let resp = req.send().await.map_err(|e| http_error("HEAD", &url, e))?;
-        match resp.status() {
-            s if s.is_success() => Ok(true),
-            reqwest::StatusCode::NOT_FOUND => Ok(false),
-            s => Err(PublishError::Http {
-                method: "HEAD",
-                url: url.to_string(),
-                message: s.to_string(),
-            }),
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| HttpError::from_reqwest(&Method::HEAD, url.as_str(), &e))?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(false);
         }
+        http::check(&Method::HEAD, url.as_str(), resp).await?;
+        Ok(true)
     }
 
     async fn put(&self, key: &str, path: &Path) -> Result<(), PublishError> {
@@ -173,20 +188,10 @@ impl Store {
             .sign(req, "PUT", &url)
             .send()
             .await
-            .map_err(|e| http_error("PUT", &url, e))?;
-        if resp.status().is_success() {
-            return Ok(());
-        }
-        let status = resp.status();
-        let body = resp.text().await.unwrap_or_default();
-        Err(PublishError::Http {
-            method: "PUT",
-            url: url.to_string(),
-            message: crate::secrets::scrub(&format!(
-                "{status}: {}",
-                body.chars().take(300).collect::<String>()
-            )),
-        })
+            .map_err(|e| HttpError::from_reqwest(&Method::PUT, url.as_str(), &e))?;
+        // The error body is read capped and quoted scrubbed (crate::http::check).
+        http::check(&Method::PUT, url.as_str(), resp).await?;
+        Ok(())
     }
 
     /// Uploads `<output>/<id>/<version>/` unless its image is already in the store.
@@ -218,7 +223,16 @@ impl Store {
         let mut uploaded = Vec::new();
         for f in files {
             let key = object_key(id, version, &f);
-            self.put(&key, &dir.join(&f)).await?;
+            if let Err(e) = self.put(&key, &dir.join(&f)).await {
+                return Err(if uploaded.is_empty() {
+                    e
+                } else {
+                    PublishError::Interrupted {
+                        uploaded: uploaded.len(),
+                        source: Box::new(e),
+                    }
+                });
+            }
             uploaded.push(key);
         }
         Ok(Published {
@@ -227,14 +241,6 @@ impl Store {
             uploaded,
             already_published: false,
         })
-    }
-}
-
-fn http_error(method: &'static str, url: &url::Url, e: reqwest::Error) -> PublishError {
-    PublishError::Http {
-        method,
-        url: url.to_string(),
-        message: crate::secrets::scrub(&e.to_string()),
     }
 }
 

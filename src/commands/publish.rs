@@ -30,12 +30,14 @@ pub async fn run(
         published: Vec::new(),
         errors: Vec::new(),
     };
-    let mut status = ExitStatus::Success;
+    // Images with something to publish, failed, and failed temporarily with nothing stored.
+    let (mut total, mut failed, mut transient) = (0, 0, 0);
     for image in images {
         let Source::DiskimageBuilder(recipe) = &image.source else {
             continue;
         };
-        let result: anyhow::Result<Vec<publish::Published>> = async {
+        let mut done = Vec::new();
+        let result: anyhow::Result<()> = async {
             if recipe.publish.listing == ObjectListing::Swift {
                 return Err(error::hinted(
                     format!("`{}` publishes to Swift, which `publish` cannot upload to yet", image.id),
@@ -50,7 +52,6 @@ pub async fn run(
                 credentials: credentials.clone(),
                 public: args.public,
             };
-            let mut done = Vec::new();
             for version in publish::local_versions(&args.output, &image.id)? {
                 done.push(
                     store
@@ -62,33 +63,50 @@ pub async fn run(
                         )?,
                 );
             }
-            Ok(done)
+            Ok(())
         }
         .await;
-        match result {
-            Ok(done) => {
-                for p in &done {
-                    let what = if p.already_published {
-                        "already published".to_owned()
-                    } else {
-                        format!("{} objects", p.uploaded.len())
-                    };
-                    printer.status("Published", &format!("{} {} ({what})", p.image, p.version));
-                }
-                report.published.extend(done);
-            }
-            Err(e) => {
-                let text = error::render(&e);
-                printer.error_text(&text);
-                report.errors.push(text);
-                status = ExitStatus::Partial;
-            }
+        for p in &done {
+            let what = if p.already_published {
+                "already published".to_owned()
+            } else {
+                format!("{} objects", p.uploaded.len())
+            };
+            printer.status("Published", &format!("{} {} ({what})", p.image, p.version));
         }
+        // An image with nothing built to publish did nothing: it is not counted.
+        if result.is_err() || !done.is_empty() {
+            total += 1;
+        }
+        if let Err(e) = result {
+            failed += 1;
+            if done.iter().all(|p| p.already_published) && temporary(&e) {
+                transient += 1;
+            }
+            let text = error::render(&e);
+            printer.error_text(&text);
+            report.errors.push(text);
+        }
+        report.published.extend(done);
     }
     if printer.is_json() {
         printer.json(&report);
     }
-    Ok(status)
+    // 75 only when every image failed temporarily with nothing stored (the store is down).
+    Ok(ExitStatus::for_items(
+        ExitStatus::Success,
+        failed,
+        transient,
+        total,
+    ))
+}
+
+/// Whether the failure is the store's temporary one with nothing stored (typed: the
+/// [`publish::PublishError`] in the chain says so).
+fn temporary(e: &anyhow::Error) -> bool {
+    e.chain()
+        .find_map(|c| c.downcast_ref::<publish::PublishError>())
+        .is_some_and(publish::PublishError::is_transient)
 }
 
 fn credentials_from_env() -> Option<Credentials> {
