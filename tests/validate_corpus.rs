@@ -562,6 +562,38 @@ fn corpus(digest: &str) -> Vec<Case> {
             )],
             state: Vec::new(),
         },
+        // Glance's limits: tags and property names are at most 255 characters.
+        images(
+            "tag over 255",
+            "      disk_format: raw\n",
+            &format!(
+                "      disk_format: raw\n      tags: [\"{}\"]\n",
+                "t".repeat(256)
+            ),
+        ),
+        images(
+            "tag with control character",
+            "      disk_format: raw\n",
+            "      disk_format: raw\n      tags: [\"os:\\tlinux\"]\n",
+        ),
+        images(
+            "property name over 255",
+            "        os_distro: gateos\n",
+            &format!(
+                "        os_distro: gateos\n        extra:\n          {}: v\n",
+                "p".repeat(256)
+            ),
+        ),
+        images(
+            "property name with control character",
+            "        os_distro: gateos\n",
+            "        os_distro: gateos\n        extra:\n          \"a\\u0007b\": v\n",
+        ),
+        images(
+            "property value with control character",
+            "        os_distro: gateos\n",
+            "        os_distro: gateos\n        extra:\n          note: \"a\\u001bb\"\n",
+        ),
         // Lockfiles.
         lock("lock negative size", digest, "size = 10", "size = -5"),
         lock(

@@ -258,6 +258,34 @@ pub(super) fn resolve_image(
         properties.insert("hotfix_hours".into(), h.to_string());
     }
     for (k, v) in props.extra.clone().unwrap_or_default() {
+        // Glance stores property names in 255 characters; control characters in a name or
+        // value (other than a value's line breaks and tabs) garble every listing.
+        let name_chars = k.chars().count();
+        if name_chars > 255 || k.chars().any(char::is_control) {
+            let what = if name_chars > 255 {
+                format!("{name_chars} characters; Glance allows 255")
+            } else {
+                "a control character".to_owned()
+            };
+            err(ctx
+                .at_key(
+                    line,
+                    &k,
+                    format!("the property name `{}` has {what}", k.escape_debug()),
+                )
+                .with_hint("property names are short printable words, e.g. `os_admin_user`"));
+            continue;
+        }
+        if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+            err(ctx
+                .at_key(
+                    line,
+                    &k,
+                    format!("the value of property `{k}` has a control character"),
+                )
+                .with_hint("use printable characters (line breaks and tabs are fine)"));
+            continue;
+        }
         if TOOL_PROPERTIES.contains(&k.as_str()) {
             err(ctx
                 .at_key(line, &k, format!("`{k}` is set by the tool and cannot be declared in the catalog"))
@@ -381,6 +409,24 @@ pub(super) fn resolve_image(
 
     let mut tags: BTreeSet<String> = g.tags.clone().unwrap_or_default().into_iter().collect();
     tags.retain(|t| !t.is_empty());
+    // Glance's tag limit is 255 characters.
+    for t in &tags {
+        let chars = t.chars().count();
+        if chars > 255 || t.chars().any(char::is_control) {
+            let what = if chars > 255 {
+                format!("is {chars} characters; Glance allows 255")
+            } else {
+                "has a control character".to_owned()
+            };
+            err(ctx
+                .at_key(
+                    line,
+                    "tags",
+                    format!("the tag `{}` {what}", t.escape_debug()),
+                )
+                .with_hint("tags are short printable labels, e.g. `os:linux`"));
+        }
+    }
 
     let image = Image {
         id,
