@@ -3,7 +3,7 @@
 //! and that a build failing midway leaves none; when a rebuild is due (a recipe change, a
 //! `Release` file's `Date:` that moved, served from `tests/fixtures/build/archive/` on
 //! 127.0.0.1), and that `build --if-needed` builds exactly then. The real
-//! diskimage-builder build is `tests/build_real.rs`.
+//! diskimage-builder build is `tests/dib_build.rs` (and its boot test `tests/dib_boot.rs`).
 
 #[allow(unused_imports)] // support re-exports helpers these tests do not use
 mod support;

@@ -37,6 +37,29 @@ if [[ ! -x $moto_venv/bin/moto_server ]]; then
   "$moto_venv/bin/pip" install -q 'moto[server]'
 fi
 
+# The real diskimage-builder path: tests/dib_build.rs builds a Debian image with
+# diskimage-builder. It needs root (loop devices, mounts, chroot). CI (.ci/run) sets
+# IMAGE_CRAWLER_REQUIRE_DIB=1, so there it can never be skipped; elsewhere a non-root run skips
+# it and says so.
+dib_targets=(dib_build)
+run_dib=1
+if [[ $(id -u) -ne 0 ]]; then
+  if [[ ${IMAGE_CRAWLER_REQUIRE_DIB:-0} == 1 ]]; then
+    log "error: the diskimage-builder tests need root but IMAGE_CRAWLER_REQUIRE_DIB=1"; exit 1
+  fi
+  log "SKIPPING test targets ${dib_targets[*]}: diskimage-builder builds need root"
+  run_dib=0
+fi
+if ((run_dib)); then
+  export IMAGE_CRAWLER_DIB_PARTX_PATCH=${IMAGE_CRAWLER_DIB_PARTX_PATCH:-1}
+  tests/dib/install.sh "$root/tests/.cache"
+  export PATH="$root/tests/.cache/dib/bin:$PATH"
+  # The partx patch of tests/dib/ is applied (install.sh) and switched on in DIB.
+  if [[ ${IMAGE_CRAWLER_DIB_PARTX_PATCH:-1} == 1 ]]; then
+    export DIB_BLOCK_DEVICE_USE_PARTX=1
+  fi
+fi
+
 # 2. Which test targets: all of tests/*.rs, minus shared_* when ../shared is absent.
 shared_dir="$root/../shared/upstream-samples"
 targets=()
@@ -48,6 +71,9 @@ for f in tests/*.rs; do
     fi
     log "SKIPPING test target $name: it needs ../shared/upstream-samples, which this clone lacks"
     continue
+  fi
+  if [[ " ${dib_targets[*]} " == *" $name "* ]]; then
+    ((run_dib)) || continue
   fi
   targets+=(--test "$name")
 done

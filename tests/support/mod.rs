@@ -3,6 +3,7 @@
 
 pub mod cirros;
 pub mod clouds;
+pub mod moto;
 pub mod schema;
 pub mod server;
 
