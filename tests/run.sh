@@ -38,10 +38,10 @@ if [[ ! -x $moto_venv/bin/moto_server ]]; then
 fi
 
 # The real diskimage-builder path: tests/dib_build.rs builds a Debian image with
-# diskimage-builder. It needs root (loop devices, mounts, chroot). CI (.ci/run) sets
-# IMAGE_CRAWLER_REQUIRE_DIB=1, so there it can never be skipped; elsewhere a non-root run skips
-# it and says so.
-dib_targets=(dib_build)
+# diskimage-builder, tests/dib_boot.rs boots it under qemu-system-x86_64 (TCG). Both need root
+# (loop devices, mounts, chroot). CI (.ci/run) sets IMAGE_CRAWLER_REQUIRE_DIB=1, so there they
+# can never be skipped; elsewhere a non-root run skips them and says so.
+dib_targets=(dib_build dib_boot)
 run_dib=1
 if [[ $(id -u) -ne 0 ]]; then
   if [[ ${IMAGE_CRAWLER_REQUIRE_DIB:-0} == 1 ]]; then
@@ -58,6 +58,8 @@ if ((run_dib)); then
   if [[ ${IMAGE_CRAWLER_DIB_PARTX_PATCH:-1} == 1 ]]; then
     export DIB_BLOCK_DEVICE_USE_PARTX=1
   fi
+  # The boot test boots only the image this run builds.
+  rm -rf "$root/tests/.cache/dib-image"
 fi
 
 # 2. Which test targets: all of tests/*.rs, minus shared_* when ../shared is absent.
@@ -73,7 +75,9 @@ for f in tests/*.rs; do
     continue
   fi
   if [[ " ${dib_targets[*]} " == *" $name "* ]]; then
+    # dib_build runs with the others; dib_boot (slow, boots its image) runs once after them.
     ((run_dib)) || continue
+    [[ $name == dib_boot ]] && continue
   fi
   targets+=(--test "$name")
 done
@@ -94,6 +98,12 @@ test_log=$(mktemp)
 set +e
 cargo test --locked --no-fail-fast --lib --bins "${targets[@]}" 2>&1 | tee "$test_log"
 test_rc=${PIPESTATUS[0]}
+if ((run_dib)); then
+  log "cargo test --test dib_boot (boots the image dib_build built)"
+  cargo test --locked --test dib_boot 2>&1 | tee -a "$test_log"
+  boot_rc=${PIPESTATUS[0]}
+  ((test_rc)) || test_rc=$boot_rc
+fi
 set -e
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$test_log" | awk '{s+=$4} END {print s+0}')
 failed=$(grep -Eo '[0-9]+ failed;' "$test_log" | awk '{s+=$1} END {print s+0}')
