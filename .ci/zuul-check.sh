@@ -55,6 +55,30 @@ YAML
 if python .ci/zuul-secrets.py "$BAD" 2>/dev/null; then rm -f "$BAD"; fail "zuul-secrets.py accepted a secret that reaches no playbook"; fi
 rm -f "$BAD"
 
+say "zuul-catalog: every catalog job builds the tool from the required tool project"
+python .ci/zuul-catalog.py .zuul.yaml image-crawler-catalog docs/zuul.md \
+  || fail "a catalog job would build from the catalog repository (see above)"
+# The rule must be able to fail: a template job and a docs example job outside the catalog base.
+BAD=$(mktemp -d)
+cat > "$BAD/zuul.yaml" <<'YAML'
+- job: {name: tool-base, abstract: true, run: playbooks/test.yaml}
+- job:
+    name: cat-base
+    parent: tool-base
+    abstract: true
+    required-projects: [{name: image-crawler}]
+    vars: {image_crawler_source_project: image-crawler}
+- job: {name: cat-good, parent: cat-base}
+- job: {name: tool-only, parent: tool-base}
+- project-template:
+    name: tpl
+    check: {jobs: [cat-good, tool-only]}
+YAML
+printf '```yaml\n- project:\n    templates: [tpl]\n    periodic: {jobs: [tool-only]}\n```\n' > "$BAD/doc.md"
+N=$(python .ci/zuul-catalog.py "$BAD/zuul.yaml" tpl "$BAD/doc.md" 2>&1 | grep -c '`tool-only`' || true)
+rm -rf "$BAD"
+[ "$N" = 2 ] || fail "zuul-catalog.py did not flag both bad jobs (flagged $N)"
+
 say "ansible-playbook --syntax-check playbooks/*.yaml"
 for p in playbooks/*.yaml; do
   ansible-playbook --syntax-check -i localhost, "$p" >/dev/null || fail "syntax-check $p"
