@@ -587,6 +587,8 @@ struct Work {
     mirror: Vec<String>,
     /// The clouds.yaml every command of the row sees (none: a path that does not exist).
     clouds: Option<PathBuf>,
+    /// Servers the directory's catalog points at (the package archive of a build).
+    servers: Vec<FixtureServer>,
 }
 
 const SETTINGS: &str = "settings:\n  vendor: test\n  defaults:\n    architecture: x86_64\n    signature:\n      policy: off\n    glance:\n      disk_format: raw\n      container_format: bare\n      min_disk: 1\n      min_ram: 128\n      visibility: private\n      properties:\n        os_purpose: generic\n        hw_disk_bus: virtio\n        replace_frequency: monthly\n        provided_until: none\n        uuid_validity: last-2\n        image_original_user: test\n        image_description: https://example.org/notes\n";
@@ -602,6 +604,7 @@ impl Work {
             dir,
             mirror: Vec::new(),
             clouds: None,
+            servers: Vec::new(),
         }
     }
 
@@ -696,11 +699,17 @@ impl Work {
 
     /// diskimage-builder images `(id, signed, publish url)`.
     fn building(images: &[(&str, bool, &str)]) -> Work {
-        let w = Work::empty();
+        let mut w = Work::empty();
+        // The build reads the archive's `Release` files (its state when the build started).
+        let archive = FixtureServer::start(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/build/archive"),
+        );
+        let archive_url = archive.url();
+        w.servers.push(archive);
         let mut yaml = String::from("images:\n");
         for (id, signed, url) in images {
             yaml.push_str(&format!(
-                "  - id: {id}\n    name: Built {id}\n    source:\n      diskimage-builder:\n        elements: [vm, debian-minimal]\n        release: bookworm\n        mirror: http://127.0.0.1:9/debian\n        publish:\n          url: {url}\n          listing: s3\n          signed: {signed}\n    signature:\n      policy: if-published\n    glance:\n      properties:\n        os_distro: debian\n        os_version: \"{id}\"\n"
+                "  - id: {id}\n    name: Built {id}\n    source:\n      diskimage-builder:\n        elements: [vm, debian-minimal]\n        release: bookworm\n        mirror: {archive_url}/debian\n        security_mirror: {archive_url}/debian-security\n        publish:\n          url: {url}\n          listing: s3\n          signed: {signed}\n    signature:\n      policy: if-published\n    glance:\n      properties:\n        os_distro: debian\n        os_version: \"{id}\"\n"
             ));
         }
         w.write("catalog/images.yaml", &yaml);
