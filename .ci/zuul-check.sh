@@ -70,14 +70,31 @@ cat > "$BAD/zuul.yaml" <<'YAML'
     vars: {image_crawler_source_project: image-crawler}
 - job: {name: cat-good, parent: cat-base}
 - job: {name: tool-only, parent: tool-base}
+- job:
+    name: cat-with-secret
+    parent: cat-base
+    secrets: [{name: cloud, secret: tool-repo-secret}]
 - project-template:
     name: tpl
-    check: {jobs: [cat-good, tool-only]}
+    check: {jobs: [cat-good, tool-only, cat-with-secret]}
 YAML
 printf '```yaml\n- project:\n    templates: [tpl]\n    periodic: {jobs: [tool-only]}\n```\n' > "$BAD/doc.md"
 N=$(python .ci/zuul-catalog.py "$BAD/zuul.yaml" tpl "$BAD/doc.md" 2>&1 | grep -c '`tool-only`' || true)
-rm -rf "$BAD"
 [ "$N" = 2 ] || fail "zuul-catalog.py did not flag both bad jobs (flagged $N)"
+cat >> "$BAD/doc.md" <<'MD'
+```yaml
+- job:
+    name: child-without-pass
+    parent: cat-good
+    secrets: [{name: cloud, secret: catalog-secret}]
+```
+MD
+OUT=$(python .ci/zuul-catalog.py "$BAD/zuul.yaml" tpl "$BAD/doc.md" 2>&1 || true)
+grep -q '`cat-with-secret` gets a secret' <<<"$OUT" \
+  || fail "zuul-catalog.py accepted a template job holding the tool repository's secret"
+grep -q '`child-without-pass`: its secret reaches no playbook' <<<"$OUT" \
+  || fail "zuul-catalog.py accepted an example job whose secret reaches no playbook"
+rm -rf "$BAD"
 
 say "ansible-playbook --syntax-check playbooks/*.yaml"
 for p in playbooks/*.yaml; do
