@@ -96,6 +96,24 @@ grep -q '`child-without-pass`: its secret reaches no playbook' <<<"$OUT" \
   || fail "zuul-catalog.py accepted an example job whose secret reaches no playbook"
 rm -rf "$BAD"
 
+say "zuul-pipelines: every concrete job of .zuul.yaml runs in some pipeline or template"
+python - .zuul.yaml <<'PY' || fail "a job is in no pipeline (see above)"
+import sys, yaml
+class L(yaml.SafeLoader): pass
+L.add_multi_constructor("!", lambda loader, suffix, node: None)
+items = yaml.load(open(sys.argv[1]), Loader=L) or []
+jobs = [i["job"] for i in items if "job" in i]
+used = set()
+for i in items:
+    for body in (i.get("project") or i.get("project-template") or {}).values():
+        for e in (body.get("jobs") or []) if isinstance(body, dict) else []:
+            used.add(next(iter(e)) if isinstance(e, dict) else e)
+unused = [j["name"] for j in jobs if not j.get("abstract") and j["name"] not in used]
+for name in unused:
+    print(f"{sys.argv[1]}: job `{name}` is in no pipeline of the project or a template", file=sys.stderr)
+sys.exit(1 if unused else 0)
+PY
+
 say "ansible-playbook --syntax-check playbooks/*.yaml"
 for p in playbooks/*.yaml; do
   ansible-playbook --syntax-check -i localhost, "$p" >/dev/null || fail "syntax-check $p"
