@@ -1,7 +1,8 @@
 //! Reads a compressed artifact (a file, loaded into memory first so only the decode path is
 //! timed) through the tool's transfer path (`reconcile::decompress`:
 //! artifact sha256, decoder thread, image sha512) and discards the decompressed bytes; prints
-//! the byte counts to stderr. Used by bench/decompress.sh.
+//! the byte counts to stderr. With `--decode-only` as the third argument: the codec alone
+//! (no hashing). Used by bench/decompress.sh.
 #![allow(clippy::print_stderr)]
 
 use futures_util::StreamExt as _;
@@ -13,9 +14,16 @@ async fn main() {
     let kind = std::env::args().nth(1).unwrap_or_else(|| "xz".into());
     let file = std::env::args()
         .nth(2)
-        .expect("usage: decompress KIND FILE");
+        .expect("usage: decompress KIND FILE [--decode-only]");
     let data = bytes::Bytes::from(std::fs::read(&file).expect("read the artifact"));
     let compression = Compression::from_url(&format!("x.{kind}")).expect("xz|gz|bz2|zst");
+    if std::env::args().nth(3).as_deref() == Some("--decode-only") {
+        // The codec alone, as `xz -dc` measures it: no hashing, no threads, no channels.
+        let mut dec = decompress::decoder(compression, &data[..]).expect("a decoder");
+        let n = std::io::copy(&mut dec, &mut std::io::sink()).expect("decompression");
+        eprintln!("{} -> {n} bytes (decode only)", data.len());
+        return;
+    }
     let mut build = image_crawler::lock::Build {
         version: "1".into(),
         build_date: "2026-01-01".into(),

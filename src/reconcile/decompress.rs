@@ -125,7 +125,8 @@ impl ChannelReader {
     }
 }
 
-fn decoder<'a>(c: Compression, r: &'a mut ChannelReader) -> Result<Box<dyn Read + 'a>, String> {
+/// The decoder of `c` over `r` (public for the decode-only side of `bench/decompress.sh`).
+pub fn decoder<'a>(c: Compression, r: impl Read + 'a) -> Result<Box<dyn Read + 'a>, String> {
     Ok(match c {
         // Multi-stream/-member forms, as `xz -dc`, `gzip -dc` and `bzip2 -dc` accept them.
         Compression::Xz => Box::new(lzma_rust2::XzReader::new(r, true)),
