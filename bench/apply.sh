@@ -10,7 +10,11 @@
 # peak RSS, and the sha256/sha512 backends the sha2 crate picks on this CPU. The operator
 # baseline runs once (BENCH_OSC=0 skips it). BENCH_LOAD=N adds N busy loops for the whole run, to
 # measure with the CPU shared as on a CI node next to Glance. The tool's RSS must not grow with
-# the image size.
+# the image size. BENCH_ALGO=sha512 locks the image with its sha512 instead of its sha256 (then,
+# against a Glance hashing sha512, the tool computes one digest instead of two).
+# BENCH_BASE=BINARY adds a third run to every round: that build of the tool (e.g. main's), so a
+# change is measured against the build before it in the same interleaved rounds (C A B, ...),
+# and its ratios to the ceiling and the tool's ratio to it are printed.
 #
 # Not a test: run it by hand.
 #   tests/openstack/glance-keystone.sh start /tmp/gk-bench          # a real Glance + Keystone
@@ -33,6 +37,8 @@ BIN=${BENCH_BIN:-$ROOT/target/release/image-crawler}
 PORT=${BENCH_PORT:-8799}
 VENV=${BENCH_VENV:-$DIR/venv}
 UNIT=${BENCH_UNIT:-GiB}
+ALGO=${BENCH_ALGO:-sha256}
+BASE=${BENCH_BASE:-}
 case $UNIT in GiB) UNIT_BYTES=$((1024 * 1024 * 1024)) ;; MiB) UNIT_BYTES=$((1024 * 1024)) ;; *) echo "bench: BENCH_UNIT is GiB or MiB" >&2; exit 1 ;; esac
 SIZES=("$@")
 [ ${#SIZES[@]} -gt 0 ] || SIZES=(1 4)
@@ -44,6 +50,8 @@ log() { echo "[bench $(date -u +%H:%M:%S)] $*" >&2; }
 command -v curl >/dev/null || die "curl is needed"
 [ -f "$CLOUDS" ] || die "no clouds.yaml at $CLOUDS (start Glance with tests/openstack/glance-keystone.sh, set BENCH_CLOUDS)"
 [ -x "$BIN" ] || die "no binary at $BIN: cargo build --release (or set BENCH_BIN)"
+[ -z "$BASE" ] || [ -x "$BASE" ] || die "no binary at BENCH_BASE=$BASE"
+case $ALGO in sha256 | sha512) ;; *) die "BENCH_ALGO is sha256 or sha512" ;; esac
 mkdir -p "$DIR/up" "$DIR/dl" "$DIR/runs"
 
 # python-openstackclient from PyPI, what operators use today.
@@ -107,8 +115,8 @@ ceiling() { # $1 = url, $2 = run dir, $3 = label
 }
 
 # One tool run: a catalog + lockfile for one new image, then `apply`; prints "wall rss cpu".
-tool() { # $1 = url, $2 = run dir, $3 = label, $4 = sha256, $5 = bytes
-  local proj="$2/project-$3" img m
+tool() { # $1 = url, $2 = run dir, $3 = label, $4 = checksum (ALGO), $5 = bytes, $6 = binary
+  local proj="$2/project-$3" img m bin=${6:-$BIN}
   rm -rf "$proj"; mkdir -p "$proj/catalog" "$proj/state"
   img="bench-${3,,}-$(date +%s%N)"
   cat >"$proj/catalog/bench.yaml" <<EOF
@@ -123,7 +131,7 @@ images:
     source:
       static:
         url: "$1"
-        checksum: "sha256:$4"
+        checksum: "$ALGO:$4"
         version: "1"
         build_date: "2026-11-01"
     transfer: stream
@@ -145,12 +153,12 @@ images:
         image_description: "benchmark"
 EOF
   # The lockfile as `check` writes it (a static pin needs no request), outside the timing.
-  "$BIN" --catalog "$proj/catalog" --state "$proj/state" -q check >/dev/null \
+  "$bin" --catalog "$proj/catalog" --state "$proj/state" -q check >/dev/null \
     || die "check could not lock the benchmark image"
   # -vv (the sha2 backend line) only on the first run: debug logging costs CPU of its own.
   local verbose=()
   [ "$3" = 1 ] && verbose=(-vv)
-  m=$(measure "$2/tool-$3" "$BIN" --catalog "$proj/catalog" --state "$proj/state" \
+  m=$(measure "$2/tool-$3" "$bin" --catalog "$proj/catalog" --state "$proj/state" \
     --format json "${verbose[@]}" apply --cloud "$CLOUD" --yes)
   grep -q '"type":"image_imported"' "$2/tool-$3.log" || { cat "$2/tool-$3.log" >&2; die "the tool did not import"; }
   python3 - "$2/tool-$3.log" <<'PY' | while read -r gid; do delete_image "$gid"; done
@@ -167,6 +175,7 @@ PY
 }
 
 RESULTS=()
+BASE_ROWS=()
 BACKEND=""
 for GIB in "${SIZES[@]}"; do
   FILE="$DIR/up/img-${GIB}${UNIT}.raw"
@@ -175,21 +184,29 @@ for GIB in "${SIZES[@]}"; do
     log "generating $GIB $UNIT of random data"
     head -c "$BYTES" /dev/urandom >"$FILE"
   fi
-  SHA256=$(sha256sum "$FILE" | cut -d' ' -f1)
+  SUM=$("${ALGO}sum" "$FILE" | cut -d' ' -f1)
   URL="http://127.0.0.1:$PORT/img-${GIB}${UNIT}.raw"
   RUN="$DIR/runs/${GIB}${UNIT}"
   mkdir -p "$RUN"
 
-  # Ceiling (A) and tool (B), interleaved.
-  CW=(); CC=(); CR=0; TW=(); TC=(); TR=0
+  # Ceiling (A) and tool (B), interleaved; with BENCH_BASE the base build (C) first in each round.
+  CW=(); CC=(); CR=0; TW=(); TC=(); TR=0; BW=(); BC=(); BR=0
   for k in $(seq 1 "$PAIRS"); do
+    if [ -n "$BASE" ]; then
+      log "$GIB $UNIT: round $k/$PAIRS: the base build's apply"
+      read -r w r c < <(tool "$URL" "$RUN" "base$k" "$SUM" "$BYTES" "$BASE")
+      BW+=("$w"); BC+=("$c"); if (( r > BR )); then BR=$r; fi
+    fi
     log "$GIB $UNIT: pair $k/$PAIRS: curl | curl -T -, then image-crawler apply"
     read -r w r c < <(ceiling "$URL" "$RUN" "$k")
     CW+=("$w"); CC+=("$c"); if (( r > CR )); then CR=$r; fi
-    read -r w r c < <(tool "$URL" "$RUN" "$k" "$SHA256" "$BYTES")
+    read -r w r c < <(tool "$URL" "$RUN" "$k" "$SUM" "$BYTES")
     TW+=("$w"); TC+=("$c"); if (( r > TR )); then TR=$r; fi
   done
-  [ -n "$BACKEND" ] || BACKEND=$(grep -o 'sha256: [^"]*sha512: [A-Za-z0-9]*' "$RUN/tool-1.log" | head -n1 || true)
+  if [ -n "$BASE" ]; then
+    BASE_ROWS+=("$GIB $(median "${CW[@]}") $(median "${CC[@]}") $(median "${BW[@]}") $(median "${BC[@]}") $BR $(median "${TW[@]}") $(median "${TC[@]}")")
+  fi
+  [ -n "$BACKEND" ] || BACKEND=$(grep -o 'sha256: [^"]*sha512: [^"]*' "$RUN/tool-1.log" | head -n1 || true)
 
   # Operator baseline, once: download to disk, then openstack image create --file.
   OP_S=nan OP_RSS=0
@@ -209,7 +226,7 @@ done
 
 echo
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ), load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores, $LOAD busy loops added"
-echo "sha2 backends: ${BACKEND:-unknown (no debug line)}; medians of $PAIRS interleaved pairs"
+echo "image locked by $ALGO; digest backends: ${BACKEND:-unknown (no debug line)}; medians of $PAIRS interleaved pairs"
 printf '%-8s | %-28s | %-50s | %-20s\n' "size" "curl | curl -T - (ceiling)" "image-crawler apply (ratio to the ceiling)" "curl -o + openstack"
 for r in "${RESULTS[@]}"; do
   # shellcheck disable=SC2086 # one row of space-separated fields
@@ -221,6 +238,16 @@ mib = lambda k: int(k) // 1024
 print(f"{g + ' ' + unit:<8} | {cw:6.2f} s wall {cc:5.2f} s CPU | "
       f"{tw:6.2f} s ({tw / cw:4.2f}x) wall {tc:5.2f} s ({tc / max(cc, 0.01):4.2f}x) CPU {mib(tr):3d} MiB | "
       f"{ow:6.2f} s {mib(orss):4d} MiB")
+PY
+done
+for r in "${BASE_ROWS[@]}"; do
+  # shellcheck disable=SC2086 # one row of space-separated fields
+  python3 - "$UNIT" "$BASE" $r <<'PY'
+import sys
+unit, base, g, cw, cc, bw, bc, br, tw, tc = sys.argv[1:]
+cw, cc, bw, bc, tw, tc = map(float, (cw, cc, bw, bc, tw, tc))
+print(f"base build {base}, {g} {unit}: {bw:6.2f} s ({bw / cw:4.2f}x) wall {bc:5.2f} s ({bc / max(cc, 0.01):4.2f}x) CPU "
+      f"{int(br) // 1024:3d} MiB; this build / base: {tw / bw:4.2f}x wall, {tc / max(bc, 0.01):4.2f}x CPU")
 PY
 done
 echo "(goal for 1 GiB: wall <= 1.05x and CPU <= 1.3x of the ceiling; tool = stream, verified, promoted)"
