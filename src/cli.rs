@@ -321,6 +321,10 @@ pub struct BuildArgs {
     /// An armoured OpenPGP secret key (no passphrase) that signs SHA256SUMS.
     #[arg(long, value_name = "FILE", env = "IMAGE_CRAWLER_SIGNING_KEY")]
     pub signing_key: Option<PathBuf>,
+    /// Only the images of this architecture (`x86_64`, `aarch64`): one build job per
+    /// architecture, each on a node of it.
+    #[arg(long, value_name = "ARCH", value_parser = ["x86_64", "aarch64"])]
+    pub arch: Option<String>,
     /// Build only the images `check` reports a rebuild due for: never published, the recipe
     /// changed, or the package archive moved since the newest published build.
     #[arg(long)]

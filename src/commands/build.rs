@@ -44,6 +44,11 @@ pub fn run(global: &GlobalArgs, args: &BuildArgs, printer: &Printer) -> anyhow::
             Source::DiskimageBuilder(r) => Some((*i, r)),
             _ => None,
         })
+        .filter(|(i, _)| {
+            args.arch
+                .as_deref()
+                .is_none_or(|a| i.architecture.as_str() == a)
+        })
         .collect();
     if recipes.is_empty() {
         printer.note("no selected image has a `diskimage-builder` source: nothing to build");
