@@ -664,3 +664,50 @@ fn a_built_image_never_published_is_a_note() {
     assert!(stderr.contains("1 not built, 0 failed"), "{stderr}");
     assert!(!tmp.path().join("state/debian-12-dib.toml").exists());
 }
+
+/// The shipped built images (`catalog/built.yaml`) load, disabled, with their SCS properties;
+/// enabled with no build in the store (here: the bucket's host rewritten to a closed port),
+/// `check` notes it and exits 0, so the main job on the shipped catalog keeps working.
+#[test]
+fn the_shipped_built_images_are_valid_and_a_missing_build_is_a_note() {
+    let shipped = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("catalog");
+    let catalog = image_crawler::catalog::load(&shipped).expect("the shipped catalog is valid");
+    for id in ["debian-12-dib", "debian-12-dib-arm64"] {
+        let img = &catalog.images[id];
+        assert!(
+            !img.enabled,
+            "{id} is shipped disabled (publish.url is the operator's)"
+        );
+        let p = &img.glance.properties;
+        assert_eq!(p["os_distro"], "debian", "{id}");
+        assert_eq!(p["os_version"], "12", "{id}");
+        assert_eq!(p["image_original_user"], "debian", "{id}");
+    }
+
+    let tmp = tempfile::tempdir().unwrap();
+    let cat = tmp.path().join("catalog");
+    copy_tree(&shipped, &cat);
+    let built = std::fs::read_to_string(cat.join("built.yaml")).unwrap();
+    std::fs::write(
+        cat.join("built.yaml"),
+        built.replace("enabled: false", "enabled: true"),
+    )
+    .unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let out = cli(tmp.path(), &cat)
+        .args(["--state", "state", "check", "debian-12-dib", "--mirror"])
+        .arg(format!(
+            "https://object-store.example.org/=http://127.0.0.1:{port}/"
+        ))
+        .assert()
+        .code(0);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("note: debian-12-dib: no build published yet"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 not built, 0 failed"), "{stderr}");
+    assert!(!tmp.path().join("state/debian-12-dib.toml").exists());
+}
