@@ -888,3 +888,34 @@ async fn a_reset_connection_names_the_upstream_url() {
     let out = p.check_and_apply(&[], &[]);
     assert_upstream_failure(&p, &g, &out, &url, "broke off").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_compressed_artifact_is_noticed_within_the_window() {
+    // The decompressing path must be bounded like the plain one: a valid xz head, then silence.
+    let g = glance().await;
+    let mut xz = std::process::Command::new("xz")
+        .args(["-z", "-c", "-0"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("xz is installed");
+    let data: Vec<u8> = (0..1_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    {
+        use std::io::Write as _;
+        xz.stdin.take().unwrap().write_all(&data).unwrap();
+    }
+    let packed = xz.wait_with_output().unwrap().stdout;
+    assert!(packed.len() > 4096, "the artifact has more than its head");
+    let head = packed[..2048].to_vec();
+    let up = hostile(packed.len(), move |conn| {
+        let _ = conn.write_all(&head);
+        std::thread::sleep(std::time::Duration::from_secs(120));
+    });
+    let p = Project::new("xzstall");
+    let url = up.url("/stall.raw.xz");
+    p.catalog(&url, &packed, "", "stream", "");
+    let out = p.check_and_apply(&["--min-rate", "1KiB", "--rate-window", "2s"], &[]);
+    assert_upstream_failure(&p, &g, &out, &url, "minimum rate").await;
+}

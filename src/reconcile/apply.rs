@@ -955,9 +955,11 @@ impl<'a> Executor<'a> {
                 "`transfer: web-download` cannot decompress the {compression} artifact {url}; use `transfer: stream` or `glance-direct` (run `image-crawler validate`)"
             );
         }
-        let (resp, _) = download::open(&self.upstream, url, auth).await?;
+        let (resp, at) = download::open(&self.upstream, url, auth).await?;
         let total = resp.content_length().or(lock.build.size);
         let tick = self.progress.start(&lock.id, total);
+        // Bounded like the plain path: minimum rate over a window, per-image deadline.
+        let failure = download::Failure::default();
         let (body, pass) = super::decompress::start(
             &lock.build,
             compression,
@@ -966,13 +968,18 @@ impl<'a> Executor<'a> {
                 .into_iter()
                 .map(|s| Box::new(s) as Box<dyn transfer::Consumer>)
                 .collect(),
-            resp.bytes_stream(),
+            download::watch(resp, at, self.limits, failure.clone()),
             tick,
         );
         // The header is the decompressed image's.
         let (head, body) = match header::peek(body, header::PEEK).await {
             Ok(peeked) => peeked,
             Err(e) => {
+                // An upstream that broke the limits (or the connection) is the cause.
+                if let Some(up) = failure.take() {
+                    pass.abort();
+                    return Err(upstream_failed(up));
+                }
                 // The pass's verdict first: it says why the stream broke.
                 let digests = pass
                     .await
@@ -998,7 +1005,12 @@ impl<'a> Executor<'a> {
         } else {
             self.glance.stage(gid, body, None).await
         };
-        // The pass's verdict first: a decode error is the cause of a failed upload.
+        // A broken upstream first (the decoder then only saw its input end), then the pass's
+        // verdict: a decode error is the cause of a failed upload.
+        if let Some(up) = failure.take() {
+            pass.abort();
+            return Err(upstream_failed(up));
+        }
         let digests = pass
             .await
             .ok()
