@@ -975,19 +975,8 @@ impl<'a> Executor<'a> {
         let (head, body) = match header::peek(body, header::PEEK).await {
             Ok(peeked) => peeked,
             Err(e) => {
-                // An upstream that broke the limits (or the connection) is the cause.
-                if let Some(up) = failure.take() {
-                    pass.abort();
-                    return Err(upstream_failed(up));
-                }
-                // The pass's verdict first: it says why the stream broke.
-                let digests = pass
-                    .await
-                    .ok()
-                    .flatten()
-                    .context("the decompressing pass ended early")?;
-                transfer::verify_against_lock(&lock.build, &digests)
-                    .with_context(|| format!("the bytes of {url} are not the locked build"))?;
+                // The upstream's or the pass's verdict first: it says why the stream broke.
+                decompressed_verdict(pass, &failure, &lock.build, url).await?;
                 return Err(anyhow::Error::new(e))
                     .with_context(|| format!("cannot read the decompressed image of {url}"));
             }
@@ -1005,19 +994,8 @@ impl<'a> Executor<'a> {
         } else {
             self.glance.stage(gid, body, None).await
         };
-        // A broken upstream first (the decoder then only saw its input end), then the pass's
-        // verdict: a decode error is the cause of a failed upload.
-        if let Some(up) = failure.take() {
-            pass.abort();
-            return Err(upstream_failed(up));
-        }
-        let digests = pass
-            .await
-            .ok()
-            .flatten()
-            .context("the decompressing pass ended early")?;
-        transfer::verify_against_lock(&lock.build, &digests)
-            .with_context(|| format!("the bytes of {url} are not the locked build"))?;
+        // A broken upstream or a decode error is the cause of a failed upload.
+        let digests = decompressed_verdict(pass, &failure, &lock.build, url).await?;
         sent.map_err(OsError::into_anyhow)
             .context("upload to Glance failed")?;
         let inner = digests
@@ -1287,6 +1265,28 @@ struct Created {
 }
 
 /// An upstream download that broke while its bytes went to Glance (the upstream side).
+/// The decompressing pass's verdict once its input ended: a broken upstream is the cause (the
+/// decoder then only saw its input end); otherwise the pass's digests, checked against the lock.
+async fn decompressed_verdict(
+    pass: tokio::task::JoinHandle<Option<transfer::Digests>>,
+    failure: &download::Failure,
+    build: &crate::lock::Build,
+    url: &str,
+) -> anyhow::Result<transfer::Digests> {
+    if let Some(up) = failure.take() {
+        pass.abort();
+        return Err(upstream_failed(up));
+    }
+    let digests = pass
+        .await
+        .ok()
+        .flatten()
+        .context("the decompressing pass ended early")?;
+    transfer::verify_against_lock(build, &digests)
+        .with_context(|| format!("the bytes of {url} are not the locked build"))?;
+    Ok(digests)
+}
+
 fn upstream_failed(up: crate::http::HttpError) -> anyhow::Error {
     anyhow::Error::new(crate::error::Hinted {
         message: "the upstream download failed (the upstream side, not Glance)".into(),
