@@ -40,6 +40,20 @@ fn clouds_yaml() -> PathBuf {
     }
 }
 
+/// A second real Glance, with `hashing_algorithm = sha256` (tests/run.sh starts it beside the
+/// first one; its project must have no images when the suite starts).
+fn sha256_clouds_yaml() -> PathBuf {
+    match std::env::var_os("IMAGE_CRAWLER_TEST_CLOUDS_SHA256") {
+        Some(p) => PathBuf::from(p),
+        None => panic!(
+            "IMAGE_CRAWLER_TEST_CLOUDS_SHA256 is not set. This test needs a real Glance hashing sha256:\n  \
+             GK_HASHING_ALGORITHM=sha256 GK_KEYSTONE_PORT=5110 GK_GLANCE_PORT=9310 tests/openstack/glance-keystone.sh start /tmp/gk-sha256\n  \
+             IMAGE_CRAWLER_TEST_CLOUDS_SHA256=/tmp/gk-sha256/clouds.yaml cargo test --test apply\n\
+             (tests/run.sh does all of this)"
+        ),
+    }
+}
+
 // ---------- a tiny upstream HTTP server ----------
 
 #[derive(Default)]
@@ -143,6 +157,8 @@ struct Project {
     dir: tempfile::TempDir,
     id: String,
     name: String,
+    /// Another cloud's clouds.yaml than [`clouds_yaml`].
+    clouds: Option<PathBuf>,
 }
 
 struct Spec<'a> {
@@ -182,6 +198,15 @@ impl Project {
             dir,
             name: format!("TestOS {test} {nonce}"),
             id,
+            clouds: None,
+        }
+    }
+
+    /// The same project against the Glance of `clouds` (a clouds.yaml).
+    fn on(self, clouds: PathBuf) -> Self {
+        Project {
+            clouds: Some(clouds),
+            ..self
         }
     }
 
@@ -299,7 +324,8 @@ images:
 
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_image-crawler"));
-        c.env("OS_CLIENT_CONFIG_FILE", clouds_yaml())
+        let clouds = self.clouds.clone().unwrap_or_else(clouds_yaml);
+        c.env("OS_CLIENT_CONFIG_FILE", clouds)
             .env_remove("OS_CLOUD")
             .env("NO_COLOR", "1")
             .arg("--catalog")
@@ -347,10 +373,13 @@ async fn glance() -> Glance {
 }
 
 async fn glance_as(cloud: &str) -> Glance {
+    glance_at(&clouds_yaml(), cloud).await
+}
+
+async fn glance_at(path: &std::path::Path, cloud: &str) -> Glance {
     use image_crawler::openstack::config::{ConfigFiles, Environment, resolve};
-    let path = clouds_yaml();
-    let text = std::fs::read_to_string(&path).expect("read IMAGE_CRAWLER_TEST_CLOUDS");
-    let files = ConfigFiles::from_texts(Some((&path, &text)), None).expect("the test clouds.yaml");
+    let text = std::fs::read_to_string(path).expect("read the test clouds.yaml");
+    let files = ConfigFiles::from_texts(Some((path, &text)), None).expect("the test clouds.yaml");
     let config = resolve(
         &files,
         Some(cloud),
@@ -406,6 +435,93 @@ fn sha512(b: &[u8]) -> String {
 }
 
 // ---------- the tests ----------
+
+/// The `verified` text of the one `image_imported` event of a JSON apply.
+fn verified_of(out: &Output) -> String {
+    let events = String::from_utf8_lossy(&out.stdout);
+    let imported: Vec<serde_json::Value> = events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["type"] == "image_imported")
+        .collect();
+    assert_eq!(imported.len(), 1, "{events}");
+    imported[0]["verified"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Issue 15: only the digests that are needed. On a cloud whose Glance hashes sha256, the
+/// tool learns the algorithm from the images Glance lists and then computes the lockfile's
+/// sha256 alone; while it cannot know (an empty project: it expects Glance's default sha512),
+/// a sha512 lock is all it computes, Glance's sha256 is not comparable, and the stored bytes
+/// are read back and hashed before anything is promoted.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_glance_hashing_sha256_is_learned_and_a_wrong_guess_is_read_back() {
+    let clouds = sha256_clouds_yaml();
+    let g = glance_at(&clouds, CLOUD).await;
+    let (_, guess) = image_crawler::reconcile::apply::observe_with_hash(&g)
+        .await
+        .unwrap();
+    assert_eq!(
+        guess,
+        HashAlgorithm::Sha512,
+        "the sha256 Glance's project must start without images (start it afresh)"
+    );
+    let up = Upstream::start();
+    let mirror = format!("https://images.example.invalid/={}/", up.base);
+    let run = |p: &Project| {
+        p.run(&[
+            "--format", "json", "-vv", "apply", "--cloud", CLOUD, "--yes", "--mirror", &mirror,
+        ])
+    };
+
+    // 1. Nothing tells the algorithm yet: sha512 (the lockfile's) only, then a read-back.
+    let first = Project::new("hash-guess").on(clouds.clone());
+    first.catalog(&Spec::default());
+    let bytes = random_bytes(2 << 20, 71);
+    up.put("/hash-guess/disk.img", bytes.clone());
+    let url = "https://images.example.invalid/hash-guess/disk.img";
+    first.lock("1", "2026-11-01", url, &bytes, &[HashAlgorithm::Sha512]);
+    let out = run(&first);
+    assert_eq!(out.status.code(), Some(0));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("hashing [Sha512]"), "{log}");
+    let verified = verified_of(&out);
+    assert!(
+        verified.contains(
+            "Glance hash `sha256` not comparable, stored bytes read back: sha512 matches"
+        ),
+        "{verified}"
+    );
+    let imgs = images_of(&g, &first.id).await;
+    assert_eq!(imgs.len(), 1, "{imgs:#?}");
+    assert_eq!(imgs[0].status, "active");
+    assert_eq!(imgs[0].os_hash_algo.as_deref(), Some("sha256"));
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    assert_eq!(imgs[0].os_hash_value.as_deref(), Some(sha256.as_str()));
+
+    // 2. Now an image tells: a sha256 lock is the one digest computed, Glance's matches it.
+    let second = Project::new("hash-learned").on(clouds.clone());
+    second.catalog(&Spec::default());
+    let bytes = random_bytes(2 << 20, 72);
+    up.put("/hash-learned/disk.img", bytes.clone());
+    let url = "https://images.example.invalid/hash-learned/disk.img";
+    second.lock("1", "2026-11-01", url, &bytes, &[HashAlgorithm::Sha256]);
+    let out = run(&second);
+    assert_eq!(out.status.code(), Some(0));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("hashing [Sha256]"), "{log}");
+    assert!(!log.contains("Sha512"), "sha512 was computed: {log}");
+    let verified = verified_of(&out);
+    assert!(
+        verified.contains("sha256 match lockfile; Glance sha256 matches")
+            && !verified.contains("read back"),
+        "{verified}"
+    );
+    cleanup(&g, &first.id).await;
+    cleanup(&g, &second.id).await;
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn first_import_is_verified_and_a_second_apply_is_a_no_op() {

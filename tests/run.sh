@@ -90,6 +90,14 @@ if [[ -x $services ]]; then
   "$services" start "$gk_dir"
   trap '"$root/$services" stop "$gk_dir" >/dev/null 2>&1 || true' EXIT
   export IMAGE_CRAWLER_TEST_CLOUDS="$gk_dir/clouds.yaml"
+  # A second one whose Glance hashes sha256 (tests/apply.rs: the digests apply computes follow
+  # the cloud's `hashing_algorithm`). Started afresh: its project must hold no images.
+  gk256_dir="$root/tests/.cache/gk-sha256"
+  log "starting a second Keystone + Glance, hashing sha256 (state in $gk256_dir)"
+  "$services" clean "$gk256_dir" >/dev/null 2>&1 || true
+  GK_HASHING_ALGORITHM=sha256 GK_KEYSTONE_PORT=5030 GK_GLANCE_PORT=9330 "$services" start "$gk256_dir"
+  trap '"$root/$services" stop "$gk_dir" >/dev/null 2>&1 || true; "$root/$services" stop "$gk256_dir" >/dev/null 2>&1 || true' EXIT
+  export IMAGE_CRAWLER_TEST_CLOUDS_SHA256="$gk256_dir/clouds.yaml"
 fi
 
 # 4. Every test: unit tests and integration tests (every target runs even if one fails).

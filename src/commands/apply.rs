@@ -113,6 +113,7 @@ pub async fn run(
             events: &events,
             progress,
             state_dir: Some(&global.state),
+            glance_hash: planned.glance_hash,
         };
         let outcome = executor.run(&plan, &planned.observed).await;
         let (f, t) = outcome.failure_counts();

@@ -44,7 +44,7 @@ use super::claim::{self, CLAIM_PROPERTY, CLAIM_UNTIL_PROPERTY, Claim, RunId};
 use super::download;
 use super::header;
 use super::plan::{Desired, apply_diffs, desired, is_duplicate_of, pick_current};
-use super::transfer::{self, GLANCE_DEFAULT_HASH, GlanceCheck, Pipeline, SignatureConsumer};
+use super::transfer::{self, GlanceCheck, Pipeline, SignatureConsumer};
 use super::{Action, Change, Plan, tmp_name};
 use crate::catalog::{ID_PROPERTY, Image, Transfer};
 use crate::exit::ExitStatus;
@@ -153,6 +153,9 @@ pub struct Executor<'a> {
     /// Where the verified image digest of a compressed artifact is recorded in the lockfile
     /// (`[build.image.checksums]`, see docs/lockfile.md); `None`: not recorded.
     pub state_dir: Option<&'a std::path::Path>,
+    /// The algorithm this cloud's Glance is expected to hash with ([`transfer::glance_hash`]
+    /// of what it lists): the one digest computed beside the lockfile's, none when they agree.
+    pub glance_hash: HashAlgorithm,
 }
 
 /// The outcome of one apply.
@@ -230,6 +233,14 @@ fn failure_messages<S: serde::Serializer>(
 
 /// Lists the images this tool manages in the project of the session (hidden ones too).
 pub async fn observe(glance: &Glance) -> anyhow::Result<Vec<GlanceImage>> {
+    Ok(observe_with_hash(glance).await?.0)
+}
+
+/// [`observe`], and the algorithm Glance hashes with as every image of the project (managed
+/// or not) suggests ([`transfer::glance_hash`]): the same one listing.
+pub async fn observe_with_hash(
+    glance: &Glance,
+) -> anyhow::Result<(Vec<GlanceImage>, HashAlgorithm)> {
     let token = glance
         .session()
         .token()
@@ -247,10 +258,12 @@ pub async fn observe(glance: &Glance) -> anyhow::Result<Vec<GlanceImage>> {
         .await
         .map_err(OsError::into_anyhow)
         .context("cannot list the images in Glance")?;
-    Ok(all
+    let hash = transfer::glance_hash(&all);
+    let managed = all
         .into_iter()
         .filter(|g| g.properties.contains_key(ID_PROPERTY))
-        .collect())
+        .collect();
+    Ok((managed, hash))
 }
 
 /// Refuses a plan with more deletions than allowed (before anything runs).
@@ -836,8 +849,7 @@ impl<'a> Executor<'a> {
         }
         match image.transfer {
             Transfer::Stream | Transfer::GlanceDirect => {
-                let pass =
-                    Pipeline::for_build_with(&lock.build, Some(GLANCE_DEFAULT_HASH), signature);
+                let pass = Pipeline::for_build_with(&lock.build, Some(self.glance_hash), signature);
                 let failure = download::Failure::default();
                 let body = self
                     .upstream_stream(&url, lock, &pass, auth, &failure)
@@ -867,12 +879,7 @@ impl<'a> Executor<'a> {
                 transfer::verify_against_lock(&lock.build, &digests)
                     .with_context(|| format!("the bytes of {url} are not the locked build"))?;
                 let img = self.settle_upload(gid, image.transfer, &digests).await?;
-                let glance = transfer::verify_against_glance(
-                    &digests,
-                    img.size,
-                    img.os_hash_algo.as_deref(),
-                    img.os_hash_value.as_deref(),
-                )?;
+                let glance = self.verify_stored(&img, &digests).await?;
                 Ok(Verified {
                     summary: with_checks(summary(lock, &glance), &digests),
                     bytes: digests.bytes,
@@ -903,13 +910,13 @@ impl<'a> Executor<'a> {
                     // Nothing Glance computes is vouched for by the lockfile: re-read upstream
                     // (hashing only) WHILE Glance imports, so the two downloads overlap.
                     let (img, digests) = tokio::join!(wait, self.reread(&url, lock, signature));
-                    return self.verified_by_reread(lock, img?, digests?);
+                    return self.verified_by_reread(lock, img?, digests?).await;
                 };
                 let img = wait.await?;
                 if img.os_hash_algo.as_deref() != Some("sha512") {
                     // A cloud configured with another hash: fall back to the re-read.
                     let digests = self.reread(&url, lock, None).await?;
-                    return self.verified_by_reread(lock, img, digests);
+                    return self.verified_by_reread(lock, img, digests).await;
                 }
                 // Glance hashed what it stored; the lockfile vouches for that hash.
                 if img.os_hash_value.as_deref() != Some(lock_sum.as_str()) {
@@ -963,7 +970,7 @@ impl<'a> Executor<'a> {
         let (body, pass) = super::decompress::start(
             &lock.build,
             compression,
-            Some(GLANCE_DEFAULT_HASH),
+            Some(self.glance_hash),
             signature
                 .into_iter()
                 .map(|s| Box::new(s) as Box<dyn transfer::Consumer>)
@@ -1005,12 +1012,7 @@ impl<'a> Executor<'a> {
         let image_sums = verify_image_digests(&lock.build, inner)
             .with_context(|| format!("the decompressed image of {url} is not the locked build"))?;
         let img = self.settle_upload(gid, image.transfer, inner).await?;
-        let glance = transfer::verify_against_glance(
-            inner,
-            img.size,
-            img.os_hash_algo.as_deref(),
-            img.os_hash_value.as_deref(),
-        )?;
+        let glance = self.verify_stored(&img, inner).await?;
         self.record_image_digest(lock, &img)?;
         Ok(Verified {
             summary: with_checks(
@@ -1088,8 +1090,8 @@ impl<'a> Executor<'a> {
                 .await
                 .map_err(OsError::into_anyhow)?;
         }
-        let expected = digests.get(GLANCE_DEFAULT_HASH).map(|v| ExpectedHash {
-            algo: GLANCE_DEFAULT_HASH.as_str().into(),
+        let expected = digests.get(self.glance_hash).map(|v| ExpectedHash {
+            algo: self.glance_hash.as_str().into(),
             value: v.to_owned(),
         });
         if transfer == Transfer::GlanceDirect {
@@ -1130,23 +1132,13 @@ impl<'a> Executor<'a> {
         Ok(())
     }
 
-    fn verified_by_reread(
+    async fn verified_by_reread(
         &self,
         lock: &LockedImage,
         img: GlanceImage,
         digests: transfer::Digests,
     ) -> anyhow::Result<Verified> {
-        let glance = transfer::verify_against_glance(
-            &digests,
-            img.size,
-            img.os_hash_algo.as_deref(),
-            img.os_hash_value.as_deref(),
-        )?;
-        if let GlanceCheck::AlgorithmUnknown(a) = &glance {
-            anyhow::bail!(
-                "Glance hashes with `{a}`, which this tool cannot compare: the web-download cannot be verified"
-            );
-        }
+        let glance = self.verify_stored(&img, &digests).await?;
         Ok(Verified {
             summary: with_checks(
                 format!("{} (upstream re-read)", summary(lock, &glance)),
@@ -1157,6 +1149,56 @@ impl<'a> Executor<'a> {
         })
     }
 
+    /// Checks what Glance stored (`img`, settled) against the bytes sent (`sent`): its size and
+    /// its own hash; when that hash is of an algorithm this run did not compute (the cloud's
+    /// `hashing_algorithm` differs from what its images suggested, or Glance gave none), the
+    /// stored bytes are read back and hashed, so nothing is promoted unverified.
+    async fn verify_stored(
+        &self,
+        img: &GlanceImage,
+        sent: &transfer::Digests,
+    ) -> anyhow::Result<GlanceCheck> {
+        let glance = transfer::verify_against_glance(
+            sent,
+            img.size,
+            img.os_hash_algo.as_deref(),
+            img.os_hash_value.as_deref(),
+        )?;
+        let GlanceCheck::AlgorithmUnknown(theirs) = glance else {
+            return Ok(glance);
+        };
+        let algo = transfer::read_back_algorithm(sent).context("no digest of the bytes sent")?;
+        tracing::debug!(image = %img.id, glance = %theirs, "reading the stored image back ({algo})");
+        let pass = Pipeline::start(transfer::Consumers::digests(&[algo]));
+        let body = self
+            .glance
+            .download(&img.id)
+            .await
+            .map_err(OsError::into_anyhow)
+            .with_context(|| {
+                format!(
+                    "Glance hashes with `{theirs}`, not comparable: cannot read image {} back to verify it",
+                    img.id
+                )
+            })?;
+        // Never more than was sent (+1 to see it): a longer answer is a mismatch, not a hang.
+        let limit = sent.bytes + 1;
+        let mut seen = 0u64;
+        let bounded = body.take_while(move |chunk| {
+            let go = seen < limit;
+            if let Ok(c) = chunk {
+                seen += c.len() as u64;
+            }
+            std::future::ready(go)
+        });
+        pass.feed(bounded, |_| {})
+            .try_for_each(|_| async { Ok(()) })
+            .await
+            .with_context(|| format!("reading image {} back from Glance broke off", img.id))?;
+        let back = pass.finish().await.context("the read-back ended early")?;
+        Ok(transfer::verify_read_back(sent, &back, &theirs)?)
+    }
+
     /// Re-reads the upstream file (hashing only, nothing stored) and checks it against the lock.
     async fn reread(
         &self,
@@ -1164,9 +1206,9 @@ impl<'a> Executor<'a> {
         lock: &LockedImage,
         signature: Option<SignatureConsumer>,
     ) -> anyhow::Result<transfer::Digests> {
-        // Glance's algorithm is not known before its import ends: hash its default beside the
-        // lockfile's (a cloud with another algorithm is reported as not comparable).
-        let pass = Pipeline::for_build_with(&lock.build, Some(GLANCE_DEFAULT_HASH), signature);
+        // Glance's algorithm is not known before its import ends: hash the expected one beside
+        // the lockfile's (a cloud with another one is read back from Glance).
+        let pass = Pipeline::for_build_with(&lock.build, Some(self.glance_hash), signature);
         let body = self
             .upstream_stream(url, lock, &pass, None, &download::Failure::default())
             .await?;
@@ -1322,6 +1364,11 @@ fn summary(lock: &LockedImage, glance: &GlanceCheck) -> String {
         GlanceCheck::Matches(a) => format!("{ours}; Glance {a} matches"),
         GlanceCheck::AlgorithmUnknown(a) => {
             format!("{ours}; Glance hash `{a}` not comparable (size matches)")
+        }
+        GlanceCheck::ReadBack(a, ours_algo) => {
+            format!(
+                "{ours}; Glance hash `{a}` not comparable, stored bytes read back: {ours_algo} matches"
+            )
         }
     }
 }

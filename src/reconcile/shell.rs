@@ -244,6 +244,8 @@ pub async fn connect(target: &TargetImages<'_>) -> anyhow::Result<Glance> {
 pub struct Planned {
     pub ctx: PlanContext,
     pub observed: Vec<GlanceImage>,
+    /// The algorithm Glance is expected to hash new images with (see [`apply::Executor`]).
+    pub glance_hash: crate::lock::HashAlgorithm,
     pub plan: Plan,
 }
 
@@ -253,7 +255,7 @@ pub async fn observe_and_plan(
     target: &TargetImages<'_>,
     inputs: &Inputs,
 ) -> anyhow::Result<Planned> {
-    let observed = apply::observe(glance).await?;
+    let (observed, glance_hash) = apply::observe_with_hash(glance).await?;
     let now = jiff::Timestamp::now();
     let ctx = PlanContext {
         cloud: target.cloud_label(),
@@ -266,6 +268,7 @@ pub async fn observe_and_plan(
     Ok(Planned {
         ctx,
         observed,
+        glance_hash,
         plan,
     })
 }

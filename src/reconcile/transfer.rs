@@ -26,6 +26,7 @@ use md5::Digest as _;
 use tokio::sync::mpsc;
 
 use crate::lock::{Build, HashAlgorithm};
+use crate::openstack::GlanceImage;
 use crate::upstream::signature::{SignatureError, StreamCheck};
 
 /// The `os_hash_algo` of a Glance with the default `hashing_algorithm`.
@@ -81,6 +82,20 @@ impl Consumer for Digester {
         };
         out.digests.insert(algo, hex);
     }
+}
+
+/// The algorithm the cloud's Glance hashes new images with, as far as its images tell: the
+/// `os_hash_algo` of the newest image that has one (`hashing_algorithm` is one setting of the
+/// whole Glance, so the newest image shows the current one). Glance's default when no image
+/// tells, or when the newest one's algorithm is not one this tool computes. A wrong guess costs
+/// time, never safety: the image is then read back from Glance ([`verify_read_back`]).
+pub fn glance_hash(images: &[GlanceImage]) -> HashAlgorithm {
+    images
+        .iter()
+        .filter(|g| g.os_hash_algo.is_some())
+        .max_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)))
+        .and_then(|g| HashAlgorithm::parse(g.os_hash_algo.as_deref()?))
+        .unwrap_or(GLANCE_DEFAULT_HASH)
 }
 
 /// The algorithms a transfer of `build` must hash: the lockfile's strongest, plus Glance's when
@@ -409,6 +424,8 @@ pub enum Mismatch {
     },
     #[error("Glance stored {glance} bytes, but {sent} were sent")]
     GlanceSize { glance: u64, sent: u64 },
+    #[error("the image read back from Glance has {what}, the bytes sent had {sent}")]
+    ReadBack { what: String, sent: String },
     #[error("{consumer}: {reason}")]
     Check { consumer: String, reason: String },
 }
@@ -454,8 +471,50 @@ pub fn verify_against_lock(build: &Build, d: &Digests) -> Result<(), Mismatch> {
 pub enum GlanceCheck {
     /// Glance's `os_hash_value` equals our digest of the same algorithm.
     Matches(String),
-    /// Glance uses an algorithm we did not compute (only size was compared).
+    /// Glance uses an algorithm we did not compute (only size was compared): the caller reads
+    /// the stored bytes back ([`verify_read_back`]) before it trusts them.
     AlgorithmUnknown(String),
+    /// Glance's hash (`.0`, or `none`) was not comparable; the bytes it stored were read back
+    /// and hash (`.1`) to what was sent.
+    ReadBack(String, HashAlgorithm),
+}
+
+/// The digest a read-back of the stored bytes computes: the cheapest of those computed over
+/// the bytes sent (sha256 has SHA-NI; md5 only when it is all there is).
+pub fn read_back_algorithm(sent: &Digests) -> Option<HashAlgorithm> {
+    [
+        HashAlgorithm::Sha256,
+        HashAlgorithm::Sha512,
+        HashAlgorithm::Md5,
+    ]
+    .into_iter()
+    .find(|a| sent.get(*a).is_some())
+}
+
+/// Compares the bytes read back from Glance (`back`, hashed with [`read_back_algorithm`])
+/// with the bytes sent; `glance_algo` is what Glance reported (for the verdict).
+pub fn verify_read_back(
+    sent: &Digests,
+    back: &Digests,
+    glance_algo: &str,
+) -> Result<GlanceCheck, Mismatch> {
+    if back.bytes != sent.bytes {
+        return Err(Mismatch::ReadBack {
+            what: format!("{} bytes", back.bytes),
+            sent: format!("{} bytes", sent.bytes),
+        });
+    }
+    let algo = read_back_algorithm(sent).ok_or(Mismatch::NoChecksum)?;
+    match (sent.get(algo), back.get(algo)) {
+        (Some(ours), Some(theirs)) if ours.eq_ignore_ascii_case(theirs) => {
+            Ok(GlanceCheck::ReadBack(glance_algo.into(), algo))
+        }
+        (Some(ours), theirs) => Err(Mismatch::ReadBack {
+            what: format!("{algo} {}", theirs.unwrap_or("(none)")),
+            sent: format!("{algo} {ours}"),
+        }),
+        (None, _) => Err(Mismatch::NoChecksum),
+    }
 }
 
 /// Compares Glance's stored size and multihash with what was sent.
@@ -587,6 +646,69 @@ mod tests {
         assert_eq!(
             verify_against_glance(&d, Some(3), Some("sha3_512"), Some("00")),
             Ok(GlanceCheck::AlgorithmUnknown("sha3_512".into()))
+        );
+    }
+
+    fn hashed(id: &str, created: &str, algo: Option<&str>) -> GlanceImage {
+        GlanceImage {
+            id: id.into(),
+            created_at: created.into(),
+            os_hash_algo: algo.map(Into::into),
+            ..GlanceImage::default()
+        }
+    }
+
+    #[test]
+    fn glance_hash_is_the_newest_images_algorithm() {
+        assert_eq!(glance_hash(&[]), HashAlgorithm::Sha512, "Glance's default");
+        let cloud = [
+            hashed("a", "2026-10-01T00:00:00Z", Some("sha512")),
+            hashed("b", "2026-11-01T00:00:00Z", Some("sha256")),
+            // Queued, never hashed: says nothing about the setting.
+            hashed("c", "2026-12-01T00:00:00Z", None),
+        ];
+        assert_eq!(glance_hash(&cloud), HashAlgorithm::Sha256);
+        // Order of the listing does not matter.
+        let mut rev = cloud.clone();
+        rev.reverse();
+        assert_eq!(glance_hash(&rev), HashAlgorithm::Sha256);
+        // An algorithm this tool cannot compute: the default (the read-back catches the rest).
+        let odd = [hashed("d", "2026-12-02T00:00:00Z", Some("sha3_512"))];
+        assert_eq!(glance_hash(&odd), HashAlgorithm::Sha512);
+    }
+
+    #[tokio::test]
+    async fn read_back_compares_the_cheapest_digest_sent() {
+        let build = lock("x", "1", "2026-11-01").build;
+        let sent = digests_of(b"stored bytes", &build, Some(HashAlgorithm::Sha512)).await;
+        assert_eq!(read_back_algorithm(&sent), Some(HashAlgorithm::Sha256));
+        let back = |data: &'static [u8]| {
+            let p = Pipeline::start(Consumers::digests(&[HashAlgorithm::Sha256]));
+            async move {
+                let s = p.feed(
+                    futures_util::stream::iter([Ok::<_, ()>(Bytes::from_static(data))]),
+                    |_| {},
+                );
+                let _: Vec<_> = s.collect().await;
+                p.finish().await.unwrap()
+            }
+        };
+        assert_eq!(
+            verify_read_back(&sent, &back(b"stored bytes").await, "sha3_512"),
+            Ok(GlanceCheck::ReadBack(
+                "sha3_512".into(),
+                HashAlgorithm::Sha256
+            ))
+        );
+        let err = verify_read_back(&sent, &back(b"stored bytez").await, "none").unwrap_err();
+        assert!(
+            matches!(&err, Mismatch::ReadBack { what, .. } if what.starts_with("sha256 ")),
+            "{err}"
+        );
+        let err = verify_read_back(&sent, &back(b"stored").await, "none").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the image read back from Glance has 6 bytes, the bytes sent had 12 bytes"
         );
     }
 

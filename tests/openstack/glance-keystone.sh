@@ -23,6 +23,7 @@
 #   GK_WSGI      gunicorn | uwsgi    [gunicorn]  uwsgi is compiled by pip (needs gcc + headers)
 #   GK_ADMIN_PASSWORD [admin-secret]  GK_DEMO_PASSWORD [demo-secret]  GK_DEBUG [false]
 #   GK_TOKEN_EXPIRATION  keystone token lifetime in seconds [3600] (small values test re-auth)
+#   GK_HASHING_ALGORITHM Glance's `hashing_algorithm` (its os_hash_algo) [sha512]
 # On a fresh Debian 12 it installs python3-venv/python3-pip with apt-get when run as root.
 set -euo pipefail
 
@@ -46,6 +47,7 @@ GLANCE_SERVICE_PASSWORD=${GK_GLANCE_SERVICE_PASSWORD:-glance-secret}
 APP_CRED_SECRET=${GK_APP_CRED_SECRET:-demo-appcred-secret}
 REGION=RegionOne
 DEBUG=${GK_DEBUG:-false}
+HASHING_ALGORITHM=${GK_HASHING_ALGORITHM:-sha512}
 TOKEN_EXPIRATION=${GK_TOKEN_EXPIRATION:-3600}
 GLANCE_URL=http://$HOST:$GLANCE_PORT
 KEYSTONE_URL=http://$HOST:$KEYSTONE_PORT/v3
@@ -519,6 +521,7 @@ configure_glance() {
 [DEFAULT]
 debug = $DEBUG
 log_file = $LOGS/glance.log
+hashing_algorithm = $HASHING_ALGORITHM
 enabled_import_methods = [glance-direct,web-download,copy-image]
 # multi-store syntax (the single-store [glance_store]/stores,default_store options are deprecated)
 enabled_backends = local:file, web:http
@@ -737,7 +740,8 @@ save_settings() {
   for v in GK_AUTH=$AUTH GK_WSGI=$WSGI GK_VENV=$VENV GK_GLANCE_PORT=$GLANCE_PORT \
            GK_KEYSTONE_PORT=$KEYSTONE_PORT GK_ADMIN_PASSWORD=$ADMIN_PASSWORD \
            GK_DEMO_PASSWORD=$DEMO_PASSWORD GK_GLANCE_SERVICE_PASSWORD=$GLANCE_SERVICE_PASSWORD \
-           GK_APP_CRED_SECRET=$APP_CRED_SECRET GK_DEBUG=$DEBUG GK_TOKEN_EXPIRATION=$TOKEN_EXPIRATION; do
+           GK_APP_CRED_SECRET=$APP_CRED_SECRET GK_DEBUG=$DEBUG GK_TOKEN_EXPIRATION=$TOKEN_EXPIRATION \
+           GK_HASHING_ALGORITHM=$HASHING_ALGORITHM; do
     printf ': "${%s:=%q}"\n' "${v%%=*}" "${v#*=}" >> "$DIR/gk-settings.sh"
   done
 }

@@ -381,6 +381,22 @@ impl Glance {
         self.put_data(id, "file", data, size).await
     }
 
+    /// Streams the data Glance stored for an image (`GET /file`), to read it back when its
+    /// own hash cannot vouch for it. Memory stays constant.
+    pub async fn download(
+        &self,
+        id: &str,
+    ) -> Result<impl Stream<Item = std::result::Result<Bytes, reqwest::Error>> + Send + 'static>
+    {
+        let url = self.url(&format!("/images/{id}/file"));
+        let resp = self
+            .session
+            .send(&Method::GET, &url, |c| c.get(&url))
+            .await
+            .map_err(|e| image_error(id, e))?;
+        Ok(resp.bytes_stream())
+    }
+
     /// Stages data for a `glance-direct` import (`PUT /stage`); same streaming rules as
     /// [`Glance::upload`].
     pub async fn stage<S, E>(&self, id: &str, data: S, size: Option<u64>) -> Result<()>
