@@ -3,18 +3,19 @@
 # real Glance, in the same run as two baselines:
 #   ceiling   curl UPSTREAM | curl -T - GLANCE/v2/images/ID/file   (chunked stream, no checks)
 #   operator  curl -o FILE UPSTREAM, then `openstack image create --file FILE` (python-openstackclient)
-#   tool      image-crawler apply (stream: hashes sha256 + sha512 on the way, verifies, promotes)
+#   tool      image-crawler apply (stream: hashes what is needed on the way, verifies, promotes)
 # The ceiling and the tool run as interleaved pairs (A B A B ..., BENCH_PAIRS pairs, default 5)
 # so that a drifting machine load hits both alike; it prints the medians of wall time and CPU
 # time (user + sys of the client processes, Glance's own CPU is outside both) and their ratios,
 # peak RSS, and the sha256/sha512 backends the sha2 crate picks on this CPU. The operator
 # baseline runs once (BENCH_OSC=0 skips it). BENCH_LOAD=N adds N busy loops for the whole run, to
 # measure with the CPU shared as on a CI node next to Glance. The tool's RSS must not grow with
-# the image size. BENCH_ALGO=sha512 locks the image with its sha512 instead of its sha256 (then,
-# against a Glance hashing sha512, the tool computes one digest instead of two).
+# the image size. BENCH_ALGO=sha512 locks the image with its sha512 instead of its sha256.
 # A small seed image (uploaded by curl, deleted at the end) shows the tool which algorithm the
-# Glance hashes with, as the images of a cloud in service do: against a Glance started with
-# GK_HASHING_ALGORITHM=sha256 and BENCH_ALGO=sha256 the tool computes sha256 alone.
+# Glance hashes with, as the images of a cloud in service do. When the lock's algorithm is the
+# Glance's (BENCH_ALGO=sha512 against Glance's default; BENCH_ALGO=sha256 against a Glance
+# started with GK_HASHING_ALGORITHM=sha256), the tool hashes nothing and compares Glance's hash
+# with the lockfile's; otherwise it computes both on the way.
 # BENCH_BASE=BINARY adds a third run to every round: that build of the tool (e.g. main's), so a
 # change is measured against the build before it in the same interleaved rounds (C A B, ...),
 # and its ratios to the ceiling and the tool's ratio to it are printed.

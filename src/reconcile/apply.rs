@@ -849,7 +849,15 @@ impl<'a> Executor<'a> {
         }
         match image.transfer {
             Transfer::Stream | Transfer::GlanceDirect => {
-                let pass = Pipeline::for_build_with(&lock.build, Some(self.glance_hash), signature);
+                let pass = if image.transfer == Transfer::Stream {
+                    // `PUT /file` makes the image active as it ends, checked or not: Glance's
+                    // hash of the stored bytes is compared with the lockfile's instead of
+                    // hashing the same bytes here too (the image is promoted only after).
+                    Pipeline::for_upload(&lock.build, self.glance_hash, signature)
+                } else {
+                    // glance-direct checks the staged bytes BEFORE the import makes them active.
+                    Pipeline::for_build_with(&lock.build, Some(self.glance_hash), signature)
+                };
                 let failure = download::Failure::default();
                 let body = self
                     .upstream_stream(&url, lock, &pass, auth, &failure)
@@ -879,9 +887,12 @@ impl<'a> Executor<'a> {
                 transfer::verify_against_lock(&lock.build, &digests)
                     .with_context(|| format!("the bytes of {url} are not the locked build"))?;
                 let img = self.settle_upload(gid, image.transfer, &digests).await?;
-                let glance = self.verify_stored(&img, &digests).await?;
+                let glance = self
+                    .verify_stored(&img, &digests)
+                    .await
+                    .with_context(|| format!("what Glance stored from {url} is not verified"))?;
                 Ok(Verified {
-                    summary: with_checks(summary(lock, &glance), &digests),
+                    summary: with_checks(summary(lock, &digests, &glance), &digests),
                     bytes: digests.bytes,
                     image: img,
                 })
@@ -890,13 +901,15 @@ impl<'a> Executor<'a> {
                 // Glance fetches the bytes itself: the head comes from a short read of ours.
                 let head = self.probe_head(&url, lock, auth).await?;
                 let gid = &self.create_for(new, image, &head, created).await?;
-                let sha512 = lock.build.checksums.get(&HashAlgorithm::Sha512);
+                // The lockfile's digest of the algorithm Glance hashes with (as far as its
+                // images tell) is what Glance's own hash is compared with.
+                let locked = transfer::left_to_glance(&lock.build, self.glance_hash);
                 self.glance
                     .import(gid, &ImportMethod::WebDownload { uri: url.clone() })
                     .await
                     .map_err(OsError::into_anyhow)?;
-                let expected = sha512.map(|v| ExpectedHash {
-                    algo: "sha512".into(),
+                let expected = locked.as_ref().map(|(a, v)| ExpectedHash {
+                    algo: a.as_str().into(),
                     value: v.clone(),
                 });
                 let wait = async {
@@ -906,22 +919,27 @@ impl<'a> Executor<'a> {
                         .map_err(OsError::into_anyhow)
                 };
                 // A signature over the image can only be checked on bytes this tool reads.
-                let Some(lock_sum) = sha512.filter(|_| signature.is_none()) else {
+                let Some((algo, lock_sum)) = locked.filter(|_| signature.is_none()) else {
                     // Nothing Glance computes is vouched for by the lockfile: re-read upstream
                     // (hashing only) WHILE Glance imports, so the two downloads overlap.
                     let (img, digests) = tokio::join!(wait, self.reread(&url, lock, signature));
                     return self.verified_by_reread(lock, img?, digests?).await;
                 };
                 let img = wait.await?;
-                if img.os_hash_algo.as_deref() != Some("sha512") {
-                    // A cloud configured with another hash: fall back to the re-read.
+                if img.os_hash_algo.as_deref() != Some(algo.as_str()) {
+                    // A cloud configured with another hash than its images suggested: fall
+                    // back to the re-read.
                     let digests = self.reread(&url, lock, None).await?;
                     return self.verified_by_reread(lock, img, digests).await;
                 }
                 // Glance hashed what it stored; the lockfile vouches for that hash.
-                if img.os_hash_value.as_deref() != Some(lock_sum.as_str()) {
+                if !img
+                    .os_hash_value
+                    .as_deref()
+                    .is_some_and(|v| v.eq_ignore_ascii_case(&lock_sum))
+                {
                     anyhow::bail!(
-                        "Glance stored sha512 {}, the lockfile says {lock_sum}",
+                        "Glance stored {algo} {}, the lockfile says {lock_sum}",
                         img.os_hash_value.as_deref().unwrap_or("(none)")
                     );
                 }
@@ -931,7 +949,7 @@ impl<'a> Executor<'a> {
                     anyhow::bail!("Glance stored {got} bytes, the lockfile says {want}");
                 }
                 Ok(Verified {
-                    summary: "Glance sha512 matches lockfile".into(),
+                    summary: format!("Glance {algo} matches lockfile"),
                     bytes: img.size.unwrap_or_default(),
                     image: img,
                 })
@@ -1016,7 +1034,7 @@ impl<'a> Executor<'a> {
         self.record_image_digest(lock, &img)?;
         Ok(Verified {
             summary: with_checks(
-                format!("{}; image {image_sums}", summary(lock, &glance)),
+                format!("{}; image {image_sums}", summary(lock, &digests, &glance)),
                 &digests,
             ),
             bytes: inner.bytes,
@@ -1141,7 +1159,7 @@ impl<'a> Executor<'a> {
         let glance = self.verify_stored(&img, &digests).await?;
         Ok(Verified {
             summary: with_checks(
-                format!("{} (upstream re-read)", summary(lock, &glance)),
+                format!("{} (upstream re-read)", summary(lock, &digests, &glance)),
                 &digests,
             ),
             bytes: digests.bytes,
@@ -1351,25 +1369,33 @@ fn with_checks(summary: String, d: &transfer::Digests) -> String {
         .fold(summary, |acc, proved| format!("{acc}; {proved}"))
 }
 
-fn summary(lock: &LockedImage, glance: &GlanceCheck) -> String {
-    // Only the strongest lockfile checksum is computed and compared (transfer::needed).
-    let algos: Vec<&str> = lock
-        .build
-        .strongest_checksum()
-        .map(|(a, _)| a.as_str())
-        .into_iter()
+/// What proved the bytes: the lockfile digests computed over the bytes sent (`sent`), then
+/// Glance's side.
+fn summary(lock: &LockedImage, sent: &transfer::Digests, glance: &GlanceCheck) -> String {
+    let algos: Vec<&str> = sent
+        .digests
+        .keys()
+        .filter(|a| lock.build.checksums.contains_key(a))
+        .map(|a| a.as_str())
         .collect();
-    let ours = format!("{} match lockfile", algos.join("+"));
-    match glance {
-        GlanceCheck::Matches(a) => format!("{ours}; Glance {a} matches"),
+    let theirs = match glance {
+        GlanceCheck::Matches(a) => format!("Glance {a} matches"),
+        GlanceCheck::Lock(a) => format!("Glance {a} matches lockfile"),
         GlanceCheck::AlgorithmUnknown(a) => {
-            format!("{ours}; Glance hash `{a}` not comparable (size matches)")
+            format!("Glance hash `{a}` not comparable (size matches)")
         }
         GlanceCheck::ReadBack(a, ours_algo) => {
-            format!(
-                "{ours}; Glance hash `{a}` not comparable, stored bytes read back: {ours_algo} matches"
-            )
+            let what = match &sent.by_glance {
+                Some((a, _)) if a == ours_algo && sent.get(*a).is_none() => "matches lockfile",
+                _ => "matches",
+            };
+            format!("Glance hash `{a}` not comparable, stored bytes read back: {ours_algo} {what}")
         }
+    };
+    if algos.is_empty() {
+        theirs
+    } else {
+        format!("{} match lockfile; {theirs}", algos.join("+"))
     }
 }
 

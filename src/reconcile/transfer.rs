@@ -10,8 +10,10 @@
 //!
 //! Only the digests that are needed are computed: the lockfile's strongest algorithm (what
 //! upstream vouches for) and Glance's `os_hash_algo` (sha512 unless the operator configured
-//! `hashing_algorithm`) when the two differ. Never md5, unless it is all the lockfile has:
-//! Glance 33 still computes the legacy md5 `checksum`, but nothing here compares it.
+//! `hashing_algorithm`) when the two differ. On a `stream` upload whose lockfile has a checksum
+//! of Glance's algorithm, none: Glance hashes what it stores, and that hash is compared with the
+//! lockfile's ([`left_to_glance`]). Never md5, unless it is all the lockfile has: Glance 33
+//! still computes the legacy md5 `checksum`, but nothing here compares it.
 //!
 //! Consumers compose: a signature verifier (the Alpine `.asc` over the image bytes) is one more
 //! consumer of the same pass, and a streaming decompressor is a consumer that owns consumers of
@@ -112,6 +114,24 @@ pub fn needed(build: &Build, glance: Option<HashAlgorithm>) -> Vec<HashAlgorithm
         algos.push(g);
     }
     algos
+}
+
+/// The lockfile digest an upload leaves to Glance. Glance hashes every byte it stores with its
+/// `hashing_algorithm` (`os_hash_value`); when the lockfile has a checksum of that algorithm,
+/// hashing the stream here computes the same value a second time, so the lockfile's value is
+/// compared with Glance's instead. That proves more, not less: the bytes Glance STORED are the
+/// locked build. Only sha256 and sha512 are left to Glance (never md5), and only for uploads
+/// (`stream`, `glance-direct`); a re-read beside a `web-download` hashes here, because Glance
+/// read other bytes than this tool. A wrong guess of `glance` is caught by the algorithm
+/// Glance reports, and then the stored bytes are read back ([`read_back_algorithm`]).
+pub fn left_to_glance(build: &Build, glance: HashAlgorithm) -> Option<(HashAlgorithm, String)> {
+    if glance == HashAlgorithm::Md5 {
+        return None;
+    }
+    build
+        .checksums
+        .get(&glance)
+        .map(|v| (glance, v.to_ascii_lowercase()))
 }
 
 /// Runs consumers in order on one blocking thread.
@@ -261,6 +281,7 @@ impl Feeder {
 pub struct Pipeline {
     feeder: Feeder,
     worker: tokio::task::JoinHandle<Digests>,
+    by_glance: Option<(HashAlgorithm, String)>,
 }
 
 impl Pipeline {
@@ -289,6 +310,7 @@ impl Pipeline {
                 pending: Default::default(),
             },
             worker,
+            by_glance: None,
         }
     }
 
@@ -314,6 +336,33 @@ impl Pipeline {
             consumers.push(Box::new(s));
         }
         Self::start(consumers)
+    }
+
+    /// The pass of an upload into a Glance hashing with `glance`: the lockfile's digest of that
+    /// algorithm is left to Glance ([`left_to_glance`]); otherwise as [`Pipeline::for_build_with`].
+    /// The bytes are counted either way.
+    pub fn for_upload(
+        build: &Build,
+        glance: HashAlgorithm,
+        signature: Option<SignatureConsumer>,
+    ) -> Self {
+        let Some(by_glance) = left_to_glance(build, glance) else {
+            return Self::for_build_with(build, Some(glance), signature);
+        };
+        tracing::debug!(
+            backend = digest_backend(),
+            signature = signature.is_some(),
+            "hashing [], {} left to Glance",
+            by_glance.0
+        );
+        let mut consumers = Consumers::digests(&[]);
+        if let Some(s) = signature {
+            consumers.push(Box::new(s));
+        }
+        Self {
+            by_glance: Some(by_glance),
+            ..Self::start(consumers)
+        }
     }
 
     /// Wraps a byte stream so every chunk also goes to the consumers; `on_chunk` gets the
@@ -354,7 +403,9 @@ impl Pipeline {
         self.feeder.flush().await;
         let _ = self.feeder.tx.send(Msg::End).await;
         drop(self.feeder);
-        self.worker.await.ok()
+        let mut out = self.worker.await.ok()?;
+        out.by_glance = self.by_glance;
+        Some(out)
     }
 }
 
@@ -386,6 +437,9 @@ pub struct Digests {
     pub inner: Option<Box<Digests>>,
     /// `(consumer, Ok(what it proved) | Err(why it failed))`.
     pub checks: Vec<(String, Result<String, String>)>,
+    /// The lockfile digest not computed here, to be compared with Glance's hash of the stored
+    /// bytes ([`left_to_glance`]).
+    pub by_glance: Option<(HashAlgorithm, String)>,
 }
 
 impl Digests {
@@ -422,6 +476,14 @@ pub enum Mismatch {
         glance_value: String,
         ours: String,
     },
+    #[error(
+        "Glance hashed the stored bytes to {algo} {glance_value}, the lockfile says {expected}"
+    )]
+    GlanceLock {
+        algo: HashAlgorithm,
+        glance_value: String,
+        expected: String,
+    },
     #[error("Glance stored {glance} bytes, but {sent} were sent")]
     GlanceSize { glance: u64, sent: u64 },
     #[error("the image read back from Glance has {what}, the bytes sent had {sent}")]
@@ -431,7 +493,8 @@ pub enum Mismatch {
 }
 
 /// Checks the streamed bytes against the lockfile: size (when known), every checksum that was
-/// computed (at least one), and every consumer's verdict.
+/// computed (at least one, unless the lockfile's digest is left to Glance), and every
+/// consumer's verdict.
 pub fn verify_against_lock(build: &Build, d: &Digests) -> Result<(), Mismatch> {
     if let Some(expected) = build.size
         && expected != d.bytes
@@ -454,7 +517,7 @@ pub fn verify_against_lock(build: &Build, d: &Digests) -> Result<(), Mismatch> {
             }
         }
     }
-    if checked == 0 {
+    if checked == 0 && d.by_glance.is_none() {
         return Err(Mismatch::NoChecksum);
     }
     if let Some((consumer, Err(reason))) = d.checks.iter().find(|(_, r)| r.is_err()) {
@@ -471,6 +534,9 @@ pub fn verify_against_lock(build: &Build, d: &Digests) -> Result<(), Mismatch> {
 pub enum GlanceCheck {
     /// Glance's `os_hash_value` equals our digest of the same algorithm.
     Matches(String),
+    /// Glance's `os_hash_value` equals the lockfile's checksum of the same algorithm, which
+    /// was left to Glance ([`left_to_glance`]): the stored bytes are the locked build.
+    Lock(HashAlgorithm),
     /// Glance uses an algorithm we did not compute (only size was compared): the caller reads
     /// the stored bytes back ([`verify_read_back`]) before it trusts them.
     AlgorithmUnknown(String),
@@ -480,7 +546,8 @@ pub enum GlanceCheck {
 }
 
 /// The digest a read-back of the stored bytes computes: the cheapest of those computed over
-/// the bytes sent (sha256 has SHA-NI; md5 only when it is all there is).
+/// the bytes sent (sha256 has SHA-NI; md5 only when it is all there is), else the lockfile's
+/// that was left to Glance.
 pub fn read_back_algorithm(sent: &Digests) -> Option<HashAlgorithm> {
     [
         HashAlgorithm::Sha256,
@@ -489,6 +556,7 @@ pub fn read_back_algorithm(sent: &Digests) -> Option<HashAlgorithm> {
     ]
     .into_iter()
     .find(|a| sent.get(*a).is_some())
+    .or(sent.by_glance.as_ref().map(|(a, _)| *a))
 }
 
 /// Compares the bytes read back from Glance (`back`, hashed with [`read_back_algorithm`])
@@ -505,6 +573,11 @@ pub fn verify_read_back(
         });
     }
     let algo = read_back_algorithm(sent).ok_or(Mismatch::NoChecksum)?;
+    let locked = sent
+        .by_glance
+        .as_ref()
+        .filter(|(a, _)| *a == algo)
+        .map(|(_, v)| v.as_str());
     match (sent.get(algo), back.get(algo)) {
         (Some(ours), Some(theirs)) if ours.eq_ignore_ascii_case(theirs) => {
             Ok(GlanceCheck::ReadBack(glance_algo.into(), algo))
@@ -513,7 +586,18 @@ pub fn verify_read_back(
             what: format!("{algo} {}", theirs.unwrap_or("(none)")),
             sent: format!("{algo} {ours}"),
         }),
-        (None, _) => Err(Mismatch::NoChecksum),
+        // Nothing was hashed here: the stored bytes are compared with the lockfile itself.
+        (None, theirs) => match (locked, theirs) {
+            (Some(want), Some(theirs)) if want.eq_ignore_ascii_case(theirs) => {
+                Ok(GlanceCheck::ReadBack(glance_algo.into(), algo))
+            }
+            (Some(want), theirs) => Err(Mismatch::GlanceLock {
+                algo,
+                glance_value: theirs.unwrap_or("(none)").into(),
+                expected: want.into(),
+            }),
+            (None, _) => Err(Mismatch::NoChecksum),
+        },
     }
 }
 
@@ -535,15 +619,25 @@ pub fn verify_against_glance(
     let (Some(algo), Some(value)) = (algo, value) else {
         return Ok(GlanceCheck::AlgorithmUnknown("none".into()));
     };
-    let ours = HashAlgorithm::parse(algo).and_then(|a| d.get(a));
-    match ours {
-        Some(ours) if ours.eq_ignore_ascii_case(value) => Ok(GlanceCheck::Matches(algo.into())),
-        Some(ours) => Err(Mismatch::Glance {
+    let parsed = HashAlgorithm::parse(algo);
+    let ours = parsed.and_then(|a| d.get(a));
+    let locked = d.by_glance.as_ref().filter(|(a, _)| Some(*a) == parsed);
+    match (ours, locked) {
+        (Some(ours), _) if ours.eq_ignore_ascii_case(value) => {
+            Ok(GlanceCheck::Matches(algo.into()))
+        }
+        (Some(ours), _) => Err(Mismatch::Glance {
             glance_algo: algo.into(),
             glance_value: value.into(),
             ours: ours.into(),
         }),
-        None => Ok(GlanceCheck::AlgorithmUnknown(algo.into())),
+        (None, Some((a, want))) if want.eq_ignore_ascii_case(value) => Ok(GlanceCheck::Lock(*a)),
+        (None, Some((a, want))) => Err(Mismatch::GlanceLock {
+            algo: *a,
+            glance_value: value.into(),
+            expected: want.clone(),
+        }),
+        (None, None) => Ok(GlanceCheck::AlgorithmUnknown(algo.into())),
     }
 }
 
@@ -559,7 +653,10 @@ mod tests {
         build: &Build,
         glance: Option<HashAlgorithm>,
     ) -> Digests {
-        let p = Pipeline::for_build(build, glance);
+        run(Pipeline::for_build(build, glance), data).await
+    }
+
+    async fn run(p: Pipeline, data: &'static [u8]) -> Digests {
         let chunks: Vec<Result<Bytes, ()>> =
             data.chunks(7).map(|c| Ok(Bytes::from_static(c))).collect();
         let out: Vec<_> = p
@@ -601,6 +698,78 @@ mod tests {
                 actual: 5
             })
         ));
+    }
+
+    /// Issue 15: Glance hashes every byte it stores; a lockfile digest of Glance's algorithm
+    /// is compared with Glance's hash instead of being computed a second time here.
+    #[tokio::test]
+    async fn a_digest_glance_computes_is_left_to_glance() {
+        use HashAlgorithm::{Md5, Sha256 as S256, Sha512 as S512};
+        let data: &'static [u8] = b"the bytes Glance stores and hashes";
+        let len = data.len() as u64;
+        let sha512 = hex::encode(sha2::Sha512::digest(data));
+        let mut build = lock("x", "1", "2026-11-01").build;
+        build.size = Some(len);
+        build.checksums = BTreeMap::from([
+            (S256, hex::encode(sha2::Sha256::digest(data))),
+            (S512, sha512.to_uppercase()),
+        ]);
+        assert_eq!(left_to_glance(&build, S512), Some((S512, sha512.clone())));
+        let d = run(Pipeline::for_upload(&build, S512, None), data).await;
+        assert!(d.digests.is_empty(), "{d:?}");
+        assert_eq!(d.bytes, len);
+        assert_eq!(verify_against_lock(&build, &d), Ok(()));
+        assert_eq!(
+            verify_against_glance(&d, Some(len), Some("sha512"), Some(&sha512)),
+            Ok(GlanceCheck::Lock(S512))
+        );
+        assert!(matches!(
+            verify_against_glance(&d, Some(len), Some("sha512"), Some(&"0".repeat(128))),
+            Err(Mismatch::GlanceLock { algo: S512, .. })
+        ));
+        assert!(matches!(
+            verify_against_glance(&d, Some(len + 1), Some("sha512"), Some(&sha512)),
+            Err(Mismatch::GlanceSize { .. })
+        ));
+        // The size is still the lockfile's.
+        let short = run(Pipeline::for_upload(&build, S512, None), b"the bytes").await;
+        assert!(matches!(
+            verify_against_lock(&build, &short),
+            Err(Mismatch::Size { .. })
+        ));
+
+        // Glance turns out to hash sha256: not comparable, so the stored bytes are read back
+        // and compared with the lockfile.
+        assert_eq!(
+            verify_against_glance(&d, Some(len), Some("sha256"), Some("00")),
+            Ok(GlanceCheck::AlgorithmUnknown("sha256".into()))
+        );
+        assert_eq!(read_back_algorithm(&d), Some(S512));
+        let back = |hex: &str| Digests {
+            bytes: len,
+            digests: BTreeMap::from([(S512, hex.to_owned())]),
+            ..Digests::default()
+        };
+        assert_eq!(
+            verify_read_back(&d, &back(&sha512), "sha256"),
+            Ok(GlanceCheck::ReadBack("sha256".into(), S512))
+        );
+        assert!(matches!(
+            verify_read_back(&d, &back(&"0".repeat(128)), "sha256"),
+            Err(Mismatch::GlanceLock { .. })
+        ));
+
+        // Not left to Glance: a lockfile without Glance's algorithm, and never md5.
+        build.checksums.remove(&S512);
+        assert_eq!(left_to_glance(&build, S512), None);
+        let both = run(Pipeline::for_upload(&build, S512, None), data).await;
+        assert_eq!(
+            both.digests.keys().copied().collect::<Vec<_>>(),
+            [S256, S512]
+        );
+        assert_eq!(both.by_glance, None);
+        build.checksums = BTreeMap::from([(Md5, "00".repeat(16))]);
+        assert_eq!(left_to_glance(&build, Md5), None);
     }
 
     #[test]
