@@ -1997,3 +1997,111 @@ async fn a_catalog_disk_format_that_contradicts_the_header_is_refused() {
         assert!(images_of(&g, &p.id).await.is_empty(), "{test}");
     }
 }
+
+// ---------- several targets, one of them unreachable ----------
+
+/// docs/exit-codes.md counts "over every target of the run": a target whose Keystone or Glance
+/// cannot be reached is a temporary failure of that target, but once another target of the
+/// same run changed something the run is 3 (partial), never 75 ("nothing changed"), in either
+/// order; the reachable targets are still applied. Only when nothing changed anywhere is it 75.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_target_beside_one_that_changed_is_3_in_either_order() {
+    let g = glance().await;
+    let up = Upstream::start();
+    let p = Project::new("multitarget");
+    p.catalog(&Spec::default());
+    // gk-admin as it is; gk-down: its Keystone on a closed port; gk-glance-down: a working
+    // Keystone, its Glance on a closed port (`image_endpoint_override`).
+    let clouds: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(clouds_yaml()).unwrap()).unwrap();
+    let admin = clouds["clouds"][CLOUD].clone();
+    let mut keystone_down = admin.clone();
+    keystone_down["auth"]["auth_url"] =
+        serde_json::json!(format!("http://127.0.0.1:{}/v3", closed_port()));
+    let mut glance_down = admin.clone();
+    glance_down["image_endpoint_override"] =
+        serde_json::json!(format!("http://127.0.0.1:{}/", closed_port()));
+    let file = p.path("clouds.json");
+    std::fs::write(
+        &file,
+        serde_json::json!({"clouds": {
+            CLOUD: admin, "gk-down": keystone_down, "gk-glance-down": glance_down
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let catalog = p.path("catalog/test.yaml");
+    let yaml = std::fs::read_to_string(&catalog).unwrap();
+    let with_targets = |clouds: &[&str]| {
+        let list: String = clouds
+            .iter()
+            .map(|c| format!("    - cloud: {c}\n"))
+            .collect();
+        std::fs::write(
+            &catalog,
+            yaml.replacen(
+                "settings:\n  vendor: test\n",
+                &format!("settings:\n  vendor: test\n  targets:\n{list}"),
+                1,
+            ),
+        )
+        .unwrap();
+    };
+    let apply = || {
+        let out = p
+            .cmd(&["apply", "--all-targets", "--yes"])
+            .env("OS_CLIENT_CONFIG_FILE", &file)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        eprintln!("$ apply --all-targets -> {:?}\n{err}", out.status.code());
+        (out.status.code(), err)
+    };
+    let b1 = random_bytes(1 << 16, 131);
+    let u1 = up.put("/multitarget-1.img", b1.clone());
+    p.lock("1", "2026-11-01", &u1, &b1, &[HashAlgorithm::Sha256]);
+
+    // Every target unreachable: nothing changed anywhere -> 75, naming both clouds.
+    with_targets(&["gk-down", "gk-glance-down"]);
+    let (code, err) = apply();
+    assert_eq!(code, Some(75), "all targets unreachable -> 75\n{err}");
+    assert!(err.contains("cannot connect to cloud gk-down"), "{err}");
+    assert!(err.contains("gk-glance-down"), "{err}");
+    assert!(images_of(&g, &p.id).await.is_empty());
+
+    // First target unreachable, the second imports: the second is still applied -> 3.
+    with_targets(&["gk-down", CLOUD]);
+    let (code, err) = apply();
+    assert_eq!(code, Some(3), "unreachable, then a change -> 3\n{err}");
+    assert!(err.contains("cannot connect to cloud gk-down"), "{err}");
+    assert!(err.contains("1 image(s) done, 0 failed"), "{err}");
+    assert_eq!(
+        images_of(&g, &p.id).await.len(),
+        1,
+        "the second target applied"
+    );
+
+    // The reachable target has nothing to do, the other is unreachable: nothing changed -> 75.
+    with_targets(&[CLOUD, "gk-glance-down"]);
+    let (code, err) = apply();
+    assert_eq!(code, Some(75), "no change, then unreachable -> 75\n{err}");
+    assert!(err.contains("0 image(s) done, 0 failed"), "{err}");
+
+    // A change on the first target, the second unreachable -> 3 (was 75).
+    let b2 = random_bytes(1 << 16, 132);
+    let u2 = up.put("/multitarget-2.img", b2.clone());
+    p.lock("2", "2026-11-02", &u2, &b2, &[HashAlgorithm::Sha256]);
+    with_targets(&[CLOUD, "gk-down"]);
+    let (code, err) = apply();
+    assert_eq!(code, Some(3), "a change, then unreachable -> 3\n{err}");
+    assert!(err.contains("1 image(s) done, 0 failed"), "{err}");
+    assert!(err.contains("cannot connect to cloud gk-down"), "{err}");
+    assert!(
+        images_of(&g, &p.id)
+            .await
+            .iter()
+            .any(|i| i.name == p.name && i.properties["image_crawler_version"] == "2"),
+        "the first target took the bump"
+    );
+    cleanup(&g, &p.id).await;
+}

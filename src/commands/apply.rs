@@ -54,9 +54,25 @@ pub async fn run(
     let mut status = ExitStatus::Success;
     // Images that failed (of them temporarily) and images processed, over every target.
     let (mut failed, mut transient, mut total) = (0, 0, 0);
+    // Targets that could not be reached or observed: the others are applied all the same.
+    let mut unreached: Vec<anyhow::Error> = Vec::new();
     for target in &targets {
-        let glance = shell::connect(target).await?;
-        let planned = shell::observe_and_plan(&glance, target, &inputs).await?;
+        let reached = async {
+            let glance = shell::connect(target).await?;
+            let planned = shell::observe_and_plan(&glance, target, &inputs)
+                .await
+                .with_context(|| format!("cannot plan cloud {}", target.label()))?;
+            anyhow::Ok((glance, planned))
+        }
+        .await;
+        let (glance, planned) = match reached {
+            Ok(r) => r,
+            Err(e) => {
+                report_error(printer, &e);
+                unreached.push(e);
+                continue;
+            }
+        };
         let plan = match &saved {
             None => planned.plan.clone(),
             Some(saved) => {
@@ -123,14 +139,34 @@ pub async fn run(
         // failed; if it is not, the run did not converge (exit 3 even when every change
         // reported success). A concurrent apply may still be settling (discarding its copy,
         // finishing its rotation): look again a few times before calling it not converged.
-        let mut after = shell::observe_and_plan(&glance, target, &inputs).await?;
-        for pause in [1, 2, 4] {
-            if !outcome.unexplained(&after.plan) {
-                break;
+        let after = async {
+            let mut after = shell::observe_and_plan(&glance, target, &inputs).await?;
+            for pause in [1, 2, 4] {
+                if !outcome.unexplained(&after.plan) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(pause)).await;
+                after = shell::observe_and_plan(&glance, target, &inputs).await?;
             }
-            tokio::time::sleep(Duration::from_secs(pause)).await;
-            after = shell::observe_and_plan(&glance, target, &inputs).await?;
+            anyhow::Ok(after)
         }
+        .await;
+        let after = match after {
+            Ok(after) => after,
+            Err(e) => {
+                // What was done stays done; unverified convergence is a partial run, not 75.
+                report_error(
+                    printer,
+                    &e.context(format!(
+                        "cloud {}: cannot plan again after the apply to check it converged",
+                        target.label()
+                    )),
+                );
+                status = status.merge(ExitStatus::Partial);
+                finished(printer, target.label(), &outcome, false);
+                continue;
+            }
+        };
         let converged = after.plan.is_empty();
         if outcome.unexplained(&after.plan) {
             status = status.merge(ExitStatus::Partial);
@@ -142,14 +178,35 @@ pub async fn run(
         }
         finished(printer, target.label(), &outcome, converged);
     }
-    // Over every target: 75 only when every image failed, each temporarily (nothing changed);
-    // 3 when any image failed otherwise, or beside images that were done.
+    // A target not reached counts as one failed item (temporary when its error is): over every
+    // target, 75 only when everything that failed failed temporarily and nothing was done; 3
+    // when anything failed beside something done. A lasting error of a target (e.g. a refused
+    // credential) keeps its own status, as it had when it was the only target.
+    for e in &unreached {
+        let s = crate::error::exit_status(e);
+        failed += 1;
+        total += 1;
+        if s == ExitStatus::TempFail {
+            transient += 1;
+        } else {
+            status = status.merge(s);
+        }
+    }
     Ok(status.merge(ExitStatus::for_items(
         ExitStatus::Success,
         failed,
         transient,
         total,
     )))
+}
+
+/// An error that ends one target, not the run: printed as the run's own error would be.
+fn report_error(printer: &Printer, err: &anyhow::Error) {
+    if printer.is_json() {
+        printer.error_json(&crate::error::render_json(err));
+    } else {
+        printer.error_text(&crate::error::render(err));
+    }
 }
 
 /// The last word on one cloud, on every path that reached its plan.
