@@ -289,6 +289,29 @@ const ROWS: &[Row] = &[
         w.bump_lock("a");
         w.case(&["propose", "--push"], "origin")
     }),
+    // Every push refused by the remote (a pre-receive hook): each proposal failed, none was
+    // made, and the failure is not temporary: 3, as `apply` counts failed images (it was 1).
+    row("propose", "partial", 3, |_| {
+        let w = Work::proposing();
+        let remote = tempfile::tempdir().unwrap();
+        let bare = remote.path().join("catalog.git");
+        let ok = Command::new("git")
+            .args(["init", "-q", "--bare"])
+            .arg(&bare)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git init --bare");
+        let hook = bare.join("hooks/pre-receive");
+        std::fs::write(&hook, "#!/bin/sh\necho 'pushes are closed' >&2\nexit 1\n").unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+        w.git(&["remote", "add", "origin", bare.to_str().unwrap()]);
+        w.bump_lock("a");
+        let mut c = w.case(&["propose", "--push"], "pushes are closed");
+        c._keep.push(Box::new(remote));
+        c
+    }),
     row("propose", "refused", 5, |_| {
         let w = Work::proposing();
         w.bump_lock("a");

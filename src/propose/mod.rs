@@ -241,15 +241,18 @@ fn propose_group(
         changes: g.changes(),
         reason: None,
         warning: None,
+        transient: false,
     };
     match propose_group_inner(repo, opts, base_commit, identity, g, &branch, &mut rep) {
         Ok(()) => {}
         Err(e) => {
-            rep.outcome = if crate::error::exit_status(&e) == ExitStatus::Refused {
+            let status = crate::error::exit_status(&e);
+            rep.outcome = if status == ExitStatus::Refused {
                 Outcome::Refused
             } else {
                 Outcome::Failed
             };
+            rep.transient = status == ExitStatus::TempFail;
             rep.reason = Some(crate::error::render(&e).trim_end().to_owned());
         }
     }

@@ -42,6 +42,9 @@ pub struct ProposalReport {
     /// Something that worked only in part (the proposal itself is done).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
+    /// A failure that is temporary (the remote unreachable): retrying later may succeed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub transient: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -75,21 +78,17 @@ impl Outcome {
 }
 
 impl Report {
-    /// The exit status: 5 when a proposal was refused, 1 when all failed, 3 when some failed.
+    /// The exit status, as `apply` counts images: 5 when a proposal was refused; 75 when every
+    /// proposal failed, each temporarily (nothing was proposed, retry later); 3 when any failed
+    /// otherwise. A failed proposal is an outcome, not a bug of the tool (never 1).
     pub fn exit_status(&self) -> ExitStatus {
         let total = self.proposals.len();
         let failed = self
             .proposals
             .iter()
-            .filter(|p| p.outcome == Outcome::Failed)
-            .count();
-        let failures = if failed == 0 {
-            ExitStatus::Success
-        } else if failed == total {
-            ExitStatus::Error
-        } else {
-            ExitStatus::Partial
-        };
+            .filter(|p| p.outcome == Outcome::Failed);
+        let transient = failed.clone().filter(|p| p.transient).count();
+        let failures = ExitStatus::for_items(ExitStatus::Success, failed.count(), transient, total);
         let refused = self.proposals.iter().any(|p| p.outcome == Outcome::Refused);
         failures.merge(if refused {
             ExitStatus::Refused

@@ -145,6 +145,7 @@ fn exit_status_of_reports() {
         changes: vec![],
         reason: None,
         warning: None,
+        transient: false,
     };
     let r = |ps: Vec<ProposalReport>| Report {
         base: "main".into(),
@@ -163,7 +164,28 @@ fn exit_status_of_reports() {
         r(vec![p(Outcome::Created), p(Outcome::Failed)]).exit_status(),
         ExitStatus::Partial
     );
-    assert_eq!(r(vec![p(Outcome::Failed)]).exit_status(), ExitStatus::Error);
+    // Every proposal failed: 3, not 1 (a failed push is an outcome, not a bug); 75 when each
+    // failure is temporary (nothing was proposed, retry later).
+    assert_eq!(
+        r(vec![p(Outcome::Failed), p(Outcome::Failed)]).exit_status(),
+        ExitStatus::Partial
+    );
+    let temporary = || ProposalReport {
+        transient: true,
+        ..p(Outcome::Failed)
+    };
+    assert_eq!(
+        r(vec![temporary(), temporary()]).exit_status(),
+        ExitStatus::TempFail
+    );
+    assert_eq!(
+        r(vec![temporary(), p(Outcome::Failed)]).exit_status(),
+        ExitStatus::Partial
+    );
+    assert_eq!(
+        r(vec![temporary(), p(Outcome::Created)]).exit_status(),
+        ExitStatus::Partial
+    );
     assert_eq!(
         r(vec![p(Outcome::Refused), p(Outcome::Created)]).exit_status(),
         ExitStatus::Refused
