@@ -252,9 +252,11 @@ import sys
 unit, g, cw, cc, cr, tw, tc, tr, ow, orss = sys.argv[1:]
 cw, cc, tw, tc, ow = float(cw), float(cc), float(tw), float(tc), float(ow)
 mib = lambda k: int(k) // 1024
+# BENCH_OSC=0: the operator baseline did not run.
+op = "not run" if ow != ow else f"{ow:6.2f} s {mib(orss):4d} MiB"
 print(f"{g + ' ' + unit:<8} | {cw:6.2f} s wall {cc:5.2f} s CPU | "
       f"{tw:6.2f} s ({tw / cw:4.2f}x) wall {tc:5.2f} s ({tc / max(cc, 0.01):4.2f}x) CPU {mib(tr):3d} MiB | "
-      f"{ow:6.2f} s {mib(orss):4d} MiB")
+      f"{op}")
 PY
 done
 for r in "${BASE_ROWS[@]}"; do
