@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use super::report_error;
 use crate::cli::{ApplyArgs, GlobalArgs};
 use crate::exit::ExitStatus;
 use crate::output::Printer;
@@ -198,15 +199,6 @@ pub async fn run(
         transient,
         total,
     )))
-}
-
-/// An error that ends one target, not the run: printed as the run's own error would be.
-fn report_error(printer: &Printer, err: &anyhow::Error) {
-    if printer.is_json() {
-        printer.error_json(&crate::error::render_json(err));
-    } else {
-        printer.error_text(&crate::error::render(err));
-    }
 }
 
 /// The last word on one cloud, on every path that reached its plan.

@@ -35,14 +35,20 @@ pub fn run(cli: Cli) -> ExitStatus {
     };
     match result {
         Ok(status) => status,
-        Err(err) if printer.is_json() => {
-            printer.error_json(&crate::error::render_json(&err));
-            crate::error::exit_status(&err)
-        }
         Err(err) => {
-            printer.error_text(&crate::error::render(&err));
+            report_error(&printer, &err);
             crate::error::exit_status(&err)
         }
+    }
+}
+
+/// Prints an error as the run's last word is printed: rendered for people, or one JSON line
+/// with `--format json`. Also for an error that ends one part of a run (a target of `apply`).
+pub(crate) fn report_error(printer: &Printer, err: &anyhow::Error) {
+    if printer.is_json() {
+        printer.error_json(&crate::error::render_json(err));
+    } else {
+        printer.error_text(&crate::error::render(err));
     }
 }
 

@@ -120,10 +120,12 @@ pub fn needed(build: &Build, glance: Option<HashAlgorithm>) -> Vec<HashAlgorithm
 /// `hashing_algorithm` (`os_hash_value`); when the lockfile has a checksum of that algorithm,
 /// hashing the stream here computes the same value a second time, so the lockfile's value is
 /// compared with Glance's instead. That proves more, not less: the bytes Glance STORED are the
-/// locked build. Only sha256 and sha512 are left to Glance (never md5), and only for uploads
-/// (`stream`, `glance-direct`); a re-read beside a `web-download` hashes here, because Glance
-/// read other bytes than this tool. A wrong guess of `glance` is caught by the algorithm
-/// Glance reports, and then the stored bytes are read back ([`read_back_algorithm`]).
+/// locked build. Only sha256 and sha512 are left to Glance (never md5). Used by `stream`
+/// uploads and by `web-download` (Glance's hash against the lockfile); not by glance-direct,
+/// which checks the staged bytes here before the import, nor by the re-read beside a
+/// `web-download`, as Glance read other bytes than this tool. A wrong guess of `glance` is
+/// caught by the algorithm Glance reports, and then the stored bytes are read back
+/// ([`read_back_algorithm`]).
 pub fn left_to_glance(build: &Build, glance: HashAlgorithm) -> Option<(HashAlgorithm, String)> {
     if glance == HashAlgorithm::Md5 {
         return None;
@@ -325,42 +327,43 @@ impl Pipeline {
         glance: Option<HashAlgorithm>,
         signature: Option<SignatureConsumer>,
     ) -> Self {
-        tracing::debug!(
-            backend = digest_backend(),
-            signature = signature.is_some(),
-            "hashing {:?}",
-            needed(build, glance)
-        );
-        let mut consumers = Consumers::digests(&needed(build, glance));
-        if let Some(s) = signature {
-            consumers.push(Box::new(s));
-        }
-        Self::start(consumers)
+        Self::hashing(needed(build, glance), None, signature)
     }
 
-    /// The pass of an upload into a Glance hashing with `glance`: the lockfile's digest of that
-    /// algorithm is left to Glance ([`left_to_glance`]); otherwise as [`Pipeline::for_build_with`].
-    /// The bytes are counted either way.
+    /// The pass of a `stream` upload into a Glance hashing with `glance`: the lockfile's digest
+    /// of that algorithm is left to Glance ([`left_to_glance`]), so nothing is hashed here;
+    /// otherwise as [`Pipeline::for_build_with`]. The bytes are counted either way.
     pub fn for_upload(
         build: &Build,
         glance: HashAlgorithm,
         signature: Option<SignatureConsumer>,
     ) -> Self {
-        let Some(by_glance) = left_to_glance(build, glance) else {
-            return Self::for_build_with(build, Some(glance), signature);
-        };
+        match left_to_glance(build, glance) {
+            Some(by_glance) => Self::hashing(Vec::new(), Some(by_glance), signature),
+            None => Self::for_build_with(build, Some(glance), signature),
+        }
+    }
+
+    fn hashing(
+        algos: Vec<HashAlgorithm>,
+        by_glance: Option<(HashAlgorithm, String)>,
+        signature: Option<SignatureConsumer>,
+    ) -> Self {
         tracing::debug!(
             backend = digest_backend(),
             signature = signature.is_some(),
-            "hashing [], {} left to Glance",
-            by_glance.0
+            "hashing {algos:?}{}",
+            by_glance
+                .as_ref()
+                .map(|(a, _)| format!(", {a} left to Glance"))
+                .unwrap_or_default()
         );
-        let mut consumers = Consumers::digests(&[]);
+        let mut consumers = Consumers::digests(&algos);
         if let Some(s) = signature {
             consumers.push(Box::new(s));
         }
         Self {
-            by_glance: Some(by_glance),
+            by_glance,
             ..Self::start(consumers)
         }
     }
